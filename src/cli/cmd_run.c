@@ -1,0 +1,334 @@
+/*
+ * cmd_run.c - `aio run`: one prompt, one generation, figures of what it cost.
+ *
+ * Streams text to stdout as it is decoded (whole UTF-8 characters only) and
+ * reports on stderr, or as one JSON object with --json: load time, prefill and
+ * decode speed, and the decoder's own statistics (strategy, drafts accepted per
+ * position, forwards per bucket, weight bytes read, time split).
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "decode/decode.h"
+
+typedef struct run_opts {
+    const char *model_path, *draft_path, *prompt, *prompt_file;
+    int n_predict, n_threads, n_ctx;
+    bool json, no_bos, parse_special;
+    aion_sampler_params sp;
+    decode_config dc;
+} run_opts;
+
+static void run_usage(void) {
+    fprintf(stderr,
+            "usage: aio run [-m MODEL.gguf] [-p PROMPT | -f FILE | PROMPT] [options]\n"
+            "  -n N               tokens to generate (default 128)\n"
+            "  -t N               threads (default: all cores)\n"
+            "  -c N               context size (default: the model's)\n"
+            "  --temp T           temperature, 0 = greedy (default 0.8)\n"
+            "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
+            "  --seed S           random seed (same seed, same output)\n"
+            "  --strategy S       ar | lookup | spec (default ar)\n"
+            "  --draft MODEL      draft model for spec (default: the embedded small model)\n"
+            "  --draft-max K      most drafted tokens per round (default 7)\n"
+            "  --draft-p-min P    spec: stop drafting below this draft probability\n"
+            "  --ngram-min N --ngram-max N   lookup n-gram sizes (default 1..4)\n"
+            "  --no-bos           do not add BOS; --special: parse special tokens in the prompt\n"
+            "  --json             print one JSON object (text, ids, figures) instead of streaming\n");
+}
+
+/* Returns 0 ok, 2 usage error. */
+static int parse_run_args(int argc, char **argv, run_opts *o) {
+    *o = (run_opts){.n_predict = 128, .n_threads = 0};
+    o->sp = aion_sampler_default_params();
+    o->dc = decode_default_config();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *s;
+        bool ok = true;
+        if (opt_is(a, "-h", "--help")) return run_usage(), 2;
+        else if (opt_is(a, "-m", "--model")) ok = opt_str(argc, argv, &i, &o->model_path);
+        else if (opt_is(a, "-p", "--prompt")) ok = opt_str(argc, argv, &i, &o->prompt);
+        else if (opt_is(a, "-f", "--file")) ok = opt_str(argc, argv, &i, &o->prompt_file);
+        else if (opt_is(a, "-n", "--n-predict")) ok = opt_int(argc, argv, &i, &o->n_predict);
+        else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
+        else if (opt_is(a, "-c", "--ctx-size")) ok = opt_int(argc, argv, &i, &o->n_ctx);
+        else if (opt_is(a, NULL, "--temp")) ok = opt_float(argc, argv, &i, &o->sp.temperature);
+        else if (opt_is(a, NULL, "--top-k")) ok = opt_int(argc, argv, &i, &o->sp.top_k);
+        else if (opt_is(a, NULL, "--top-p")) ok = opt_float(argc, argv, &i, &o->sp.top_p);
+        else if (opt_is(a, NULL, "--min-p")) ok = opt_float(argc, argv, &i, &o->sp.min_p);
+        else if (opt_is(a, NULL, "--repeat-penalty")) ok = opt_float(argc, argv, &i, &o->sp.repeat_penalty);
+        else if (opt_is(a, NULL, "--repeat-last-n")) ok = opt_int(argc, argv, &i, &o->sp.repeat_last_n);
+        else if (opt_is(a, "-s", "--seed")) ok = opt_u64(argc, argv, &i, &o->sp.seed);
+        else if (opt_is(a, NULL, "--draft")) ok = opt_str(argc, argv, &i, &o->draft_path);
+        else if (opt_is(a, NULL, "--draft-max")) ok = opt_int(argc, argv, &i, &o->dc.draft_max);
+        else if (opt_is(a, NULL, "--draft-p-min")) ok = opt_float(argc, argv, &i, &o->dc.draft_p_min);
+        else if (opt_is(a, NULL, "--ngram-min")) ok = opt_int(argc, argv, &i, &o->dc.ngram_min);
+        else if (opt_is(a, NULL, "--ngram-max")) ok = opt_int(argc, argv, &i, &o->dc.ngram_max);
+        else if (opt_is(a, NULL, "--json")) o->json = true;
+        else if (opt_is(a, NULL, "--no-bos")) o->no_bos = true;
+        else if (opt_is(a, NULL, "--special")) o->parse_special = true;
+        else if (opt_is(a, NULL, "--strategy")) {
+            ok = opt_str(argc, argv, &i, &s);
+            if (ok && (o->dc.strategy = decode_strategy_from_name(s)) < 0) {
+                fprintf(stderr, "error: unknown strategy '%s' (ar, lookup, spec)\n", s);
+                return 2;
+            }
+        } else if (a[0] != '-' && !o->prompt) o->prompt = a;
+        else {
+            fprintf(stderr, "error: unknown option '%s'\n", a);
+            run_usage();
+            return 2;
+        }
+        if (!ok) return 2;
+    }
+    if (o->n_predict < 0 || o->dc.ngram_min < 1 || o->dc.ngram_max < o->dc.ngram_min || o->dc.draft_max < 0) {
+        fprintf(stderr, "error: -n, --draft-max must be >= 0 and 1 <= --ngram-min <= --ngram-max\n");
+        return 2;
+    }
+    if (!o->prompt && !o->prompt_file) {
+        fprintf(stderr, "error: no prompt (-p TEXT, -f FILE or a positional argument)\n");
+        run_usage();
+        return 2;
+    }
+    return 0;
+}
+
+/* Everything one run holds; released by run_free whatever state it got to. */
+typedef struct run_state {
+    aion_threads *threads;
+    aion_model *model, *draft_model;
+    aion_ctx *ctx, *draft_ctx;
+    aion_sampler *sampler;
+    decoder *dec;
+    aion_detok *detok;
+    int32_t *prompt_ids, *out_ids;
+    char *prompt_buf;
+    char *text;
+    size_t text_len, text_cap;
+} run_state;
+
+static void run_free(run_state *r) {
+    decoder_free(r->dec);
+    aion_sampler_free(r->sampler);
+    aion_ctx_free(r->ctx);
+    aion_ctx_free(r->draft_ctx);
+    aion_model_free(r->model);
+    aion_model_free(r->draft_model);
+    aion_threads_free(r->threads);
+    aion_detok_free(r->detok);
+    free(r->prompt_ids);
+    free(r->out_ids);
+    free(r->prompt_buf);
+    free(r->text);
+}
+
+static void append_text(run_state *r, const char *s, size_t n) {
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = (r->text_len + n + 1) * 2;
+        char *t = realloc(r->text, cap);
+        if (!t) return;
+        r->text = t;
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, s, n);
+    r->text_len += n;
+    r->text[r->text_len] = 0;
+}
+
+static aion_model *load_model(const char *path, const char *fallback_name, const char *role) {
+    char buf[4096], err[512];
+    if (!path) {
+        path = default_model_path(fallback_name, buf, sizeof buf);
+        if (!path) {
+            fprintf(stderr, "error: no %s model given (-m) and the embedded %s.gguf was not found "
+                            "(set AION_MODELS to the models/ folder)\n", role, fallback_name);
+            return NULL;
+        }
+    }
+    aion_model *m = aion_model_load(path, err, sizeof err);
+    if (!m) fprintf(stderr, "error: %s\n", err);
+    return m;
+}
+
+static int tokenize_prompt(run_state *r, const run_opts *o, int *n_prompt) {
+    const char *text = o->prompt;
+    size_t len = text ? strlen(text) : 0;
+    if (o->prompt_file) {
+        r->prompt_buf = read_text_file(o->prompt_file, &len);
+        if (!r->prompt_buf) return -1;
+        text = r->prompt_buf;
+    }
+    bool bos = !o->no_bos && aion_add_bos_default(r->model);
+    int n = aion_tokenize(r->model, text, len, bos, o->parse_special, NULL, 0);
+    if (n < 0) {
+        fprintf(stderr, "error: the model has no tokenizer\n");
+        return -1;
+    }
+    r->prompt_ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->prompt_ids);
+    if (!r->prompt_ids) return -1;
+    aion_tokenize(r->model, text, len, bos, o->parse_special, r->prompt_ids, n);
+    *n_prompt = n;
+    return 0;
+}
+
+static cJSON *stats_json(const decode_stats *st, const decode_config *dc) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "rounds", st->rounds);
+    cJSON_AddNumberToObject(j, "drafted", st->drafted);
+    cJSON_AddNumberToObject(j, "accepted", st->accepted);
+    cJSON_AddNumberToObject(j, "acceptance_rate", st->drafted ? (double)st->accepted / st->drafted : 0);
+    cJSON *per = cJSON_AddArrayToObject(j, "acceptance_per_position");
+    for (int i = 0; i < DECODE_MAX_DRAFT && st->drafted_at[i]; i++)
+        cJSON_AddItemToArray(per, cJSON_CreateNumber((double)st->accepted_at[i] / st->drafted_at[i]));
+    cJSON *fw = cJSON_AddObjectToObject(j, "target_forwards_per_bucket");
+    for (int i = 0; i < dc->n_buckets; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", dc->buckets[i]);
+        cJSON_AddNumberToObject(fw, key, st->target_forwards_at[i]);
+    }
+    cJSON_AddNumberToObject(fw, "other", st->target_forwards_other);
+    cJSON_AddNumberToObject(j, "draft_forwards", st->draft_forwards);
+    cJSON_AddNumberToObject(j, "target_weight_bytes", (double)st->target_weight_bytes);
+    cJSON_AddNumberToObject(j, "draft_weight_bytes", (double)st->draft_weight_bytes);
+    cJSON *t = cJSON_AddObjectToObject(j, "seconds");
+    cJSON_AddNumberToObject(t, "prefill", st->t_prefill);
+    cJSON_AddNumberToObject(t, "draft", st->t_draft);
+    cJSON_AddNumberToObject(t, "verify", st->t_verify);
+    cJSON_AddNumberToObject(t, "sample", st->t_sample);
+    return j;
+}
+
+static void report(const run_state *r, const run_opts *o, int n_prompt, int n_out, double t_load, double t_decode) {
+    const decode_stats *st = decoder_stats(r->dec);
+    double prefill_tps = st->t_prefill > 0 ? n_prompt / st->t_prefill : 0;
+    double decode_tps = t_decode > 0 && n_out > 1 ? (n_out - 1) / t_decode : 0;
+    uint64_t bytes = st->target_weight_bytes + st->draft_weight_bytes;
+    if (!o->json) {
+        fprintf(stderr, "\n\nload: %.3f s | prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | "
+                        "strategy %s, accepted %d/%d | weights read %.1f MB\n",
+                t_load, n_prompt, prefill_tps, n_out, decode_tps, decode_strategy_name(decoder_strategy(r->dec)),
+                st->accepted, st->drafted, bytes / 1e6);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    aion_model_info info;
+    aion_model_get_info(r->model, &info);
+    cJSON_AddStringToObject(j, "model", info.path);
+    cJSON_AddStringToObject(j, "strategy", decode_strategy_name(decoder_strategy(r->dec)));
+    cJSON_AddStringToObject(j, "text", r->text ? r->text : "");
+    cJSON *ids = cJSON_AddArrayToObject(j, "tokens");
+    for (int i = 0; i < n_out; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(r->out_ids[i]));
+    cJSON_AddNumberToObject(j, "load_seconds", t_load);
+    cJSON_AddNumberToObject(j, "prompt_tokens", n_prompt);
+    cJSON_AddNumberToObject(j, "prefill_tokens_per_second", prefill_tps);
+    cJSON_AddNumberToObject(j, "generated_tokens", n_out);
+    cJSON_AddNumberToObject(j, "decode_seconds", t_decode);
+    cJSON_AddNumberToObject(j, "decode_tokens_per_second", decode_tps);
+    cJSON_AddNumberToObject(j, "weight_bytes_read", (double)bytes);
+    cJSON_AddNumberToObject(j, "weight_bytes_per_token", n_out ? (double)bytes / n_out : 0);
+    cJSON_AddItemToObject(j, "decode", stats_json(st, &o->dc));
+    char *s = cJSON_PrintUnformatted(j);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static void emit(run_state *r, const run_opts *o, int32_t tok) {
+    size_t n;
+    const char *s = aion_detok_push(r->detok, tok, &n);
+    if (!s || !n) return;
+    append_text(r, s, n);
+    if (!o->json) {
+        fwrite(s, 1, n, stdout);
+        fflush(stdout);
+    }
+}
+
+static int setup(run_state *r, const run_opts *o, int n_prompt_max_ctx) {
+    char err[512];
+    aion_ctx_params cp = aion_ctx_default_params();
+    cp.n_ctx = n_prompt_max_ctx;
+    r->ctx = aion_ctx_new(r->model, &cp, err, sizeof err);
+    if (!r->ctx) return fprintf(stderr, "error: %s\n", err), -1;
+    if (o->dc.strategy == DECODE_SPEC) {
+        r->draft_model = load_model(o->draft_path, "aio-small", "draft");
+        if (!r->draft_model) return -1;
+        r->draft_ctx = aion_ctx_new(r->draft_model, &cp, err, sizeof err);
+        if (!r->draft_ctx) return fprintf(stderr, "error: %s\n", err), -1;
+    }
+    r->sampler = aion_sampler_new(&o->sp, aion_n_vocab(r->model));
+    r->dec = decoder_new(&o->dc, r->ctx, 0, r->draft_ctx, 0, r->sampler, r->threads, err, sizeof err);
+    if (!r->sampler || !r->dec) return fprintf(stderr, "error: %s\n", r->dec ? "out of memory" : err), -1;
+    r->detok = aion_detok_new(r->model);
+    r->out_ids = malloc((size_t)(o->n_predict + DECODE_MAX_DRAFT + 2) * sizeof *r->out_ids);
+    return r->detok && r->out_ids ? 0 : -1;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_opts o;
+    int rc = parse_run_args(argc, argv, &o);
+    if (rc) return rc;
+    run_state r = {0};
+    double t0 = now_seconds();
+    r.threads = aion_threads_new(o.n_threads);
+    r.model = load_model(o.model_path, "aio-large", "serving");
+    int n_prompt = 0;
+    if (!r.model || tokenize_prompt(&r, &o, &n_prompt) < 0) return run_free(&r), 1;
+    aion_model_info info;
+    aion_model_get_info(r.model, &info);
+    int n_ctx = o.n_ctx > 0 ? o.n_ctx : info.n_ctx_train;
+    if (n_prompt >= n_ctx) {
+        fprintf(stderr, "error: the prompt has %d tokens; the context holds %d (use -c to change it)\n", n_prompt, n_ctx);
+        return run_free(&r), 1;
+    }
+    if (setup(&r, &o, n_ctx) < 0) return run_free(&r), 1;
+    double t_load = now_seconds() - t0;
+
+    char err[512];
+    int n_out = 0;
+    double t_decode0 = 0, t_end;
+    if (o.n_predict > 0) {
+        int32_t first;
+        if (decoder_prefill(r.dec, r.prompt_ids, n_prompt, &first, err, sizeof err) < 0) {
+            fprintf(stderr, "error: %s\n", err);
+            return run_free(&r), 1;
+        }
+        t_decode0 = now_seconds();
+        int32_t round[DECODE_MAX_DRAFT + 1];
+        int n_round = 1;
+        round[0] = first;
+        bool done = false;
+        while (!done) {
+            for (int i = 0; i < n_round && !done; i++) {
+                if (aion_token_is_eog(r.model, round[i])) {
+                    done = true;
+                    break;
+                }
+                r.out_ids[n_out++] = round[i];
+                emit(&r, &o, round[i]);
+                done = n_out >= o.n_predict;
+            }
+            if (done) break;
+            n_round = decoder_step(r.dec, round, err, sizeof err);
+            if (n_round < 0) {
+                fprintf(stderr, "error: %s\n", err);
+                return run_free(&r), 1;
+            }
+            done = n_round == 0; /* context full */
+        }
+    }
+    t_end = now_seconds();
+    size_t n;
+    const char *rest = r.detok ? aion_detok_flush(r.detok, &n) : NULL;
+    if (rest && n) {
+        append_text(&r, rest, n);
+        if (!o.json) fwrite(rest, 1, n, stdout);
+    }
+    report(&r, &o, n_prompt, n_out, t_load, o.n_predict > 0 ? t_end - t_decode0 : 0);
+    run_free(&r);
+    return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * main.c - the `aio` program: one binary, one subcommand per job.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"run", cmd_run, "generate text from a prompt (default: the embedded model family)"},
+    {"info", cmd_info, "print a GGUF model's architecture, sizes and types"},
+    {"perplexity", cmd_perplexity, "perplexity of a model over a text file, in chunks of -c tokens"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"detokenize", cmd_detokenize, "print the text of token ids"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: aio COMMAND [options]   (aio COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "aio: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,86 @@
+/*
+ * decode.h - one decoding loop, three strategies: ar, lookup, spec.
+ *
+ * A decoder generates tokens for one sequence of a target model, a round at a
+ * time. Each round a drafter proposes up to k tokens (none for `ar`; n-grams
+ * copied from the context for `lookup`; a resident small model's guesses for
+ * `spec`), the target verifies the pending token plus the draft in ONE forward
+ * padded to a bucket shape, and the verifier keeps the longest acceptable
+ * prefix plus one token of the target's own. Acceptance is rejection sampling
+ * (Leviathan et al.), which degenerates to "draft == argmax" when greedy, so
+ * the output has exactly the serving model's distribution: lossless.
+ *
+ * Rounds are the unit the orchestrator and the server schedule; no per-token
+ * host work beyond sampling happens inside a round.
+ */
+#ifndef AION_DECODE_H
+#define AION_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aion.h"
+
+enum decode_strategy { DECODE_AR = 0, DECODE_LOOKUP = 1, DECODE_SPEC = 2 };
+
+#define DECODE_MAX_DRAFT 16
+#define DECODE_MAX_BUCKETS 8
+
+const char *decode_strategy_name(int strategy);
+int decode_strategy_from_name(const char *name); /* -1 if unknown */
+
+typedef struct decode_config {
+    int strategy;
+    int draft_max;         /* k: most tokens drafted per round (<= DECODE_MAX_DRAFT) */
+    int ngram_min, ngram_max;
+    float draft_p_min;     /* spec: stop drafting when the draft's top probability falls below */
+    int n_buckets;
+    int buckets[DECODE_MAX_BUCKETS]; /* ascending forward sizes a verification may use */
+} decode_config;
+
+decode_config decode_default_config(void);
+
+typedef struct decode_stats {
+    int n_prompt, n_generated;
+    int rounds, drafted, accepted;
+    int drafted_at[DECODE_MAX_DRAFT], accepted_at[DECODE_MAX_DRAFT]; /* per draft position */
+    int target_forwards_at[DECODE_MAX_BUCKETS]; /* verification forwards per bucket */
+    int target_forwards_other;                  /* prefill chunks */
+    int draft_forwards;
+    uint64_t target_weight_bytes, draft_weight_bytes;
+    double t_prefill, t_draft, t_verify, t_sample; /* seconds */
+} decode_stats;
+
+typedef struct decoder decoder;
+
+/* target: the serving model's context and sequence slot; draft (spec only): the drafter's.
+ * The sampler is the target's (its params decide greedy or sampling); the decoder makes its
+ * own sampler for the draft with the same params and a derived seed. Nothing is owned. */
+decoder *decoder_new(const decode_config *cfg, aion_ctx *target, int target_seq, aion_ctx *draft, int draft_seq,
+                     aion_sampler *sampler, aion_threads *threads, char *err, size_t err_len);
+void decoder_free(decoder *d);
+
+/* Feeds the prompt (the slots must be empty) and samples the first token, written to *first.
+ * Returns 0, or -1 with err (prompt longer than the context, ...). */
+int decoder_prefill(decoder *d, const int32_t *prompt, int n_prompt, int32_t *first, char *err, size_t err_len);
+/* Like prefill, but the target slot already holds the first `n_cached` prompt tokens (e.g. from the
+ * probe): only the rest is computed. */
+int decoder_prefill_cached(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int32_t *first, char *err,
+                           size_t err_len);
+
+/* One round: writes 1..DECODE_MAX_DRAFT+1 new tokens to out and returns their count; 0 when the
+ * context is full; -1 on error. */
+int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len);
+
+/* Change strategy between rounds (the orchestrator's switch); draft ctx must exist for spec. */
+int decoder_set_strategy(decoder *d, int strategy, int draft_max);
+int decoder_strategy(const decoder *d);
+
+const decode_stats *decoder_stats(const decoder *d);
+int decoder_n_tokens(const decoder *d); /* prompt + generated */
+
+/* The n-gram proposer, exposed for tests: up to max_draft tokens that followed the most recent
+ * earlier occurrence of the longest suffix n-gram (n in [ngram_min, ngram_max]) of ctx. */
+int lookup_propose(const int32_t *ctx, int n_ctx, int ngram_min, int ngram_max, int max_draft, int32_t *draft);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * decoder.c - the decoding loop shared by every strategy, and its verifier.
+ *
+ * State of a sequence between rounds: the context tokens (prompt + generated);
+ * the target's KV cache holds all of them but the last, the "pending" token,
+ * which the next round feeds together with its draft. The draft model's cache
+ * may lag (it catches up at the start of its next draft) but never holds a
+ * token that is not in the context: after each round it is rolled back to the
+ * accepted prefix, like the target's.
+ *
+ * Verification is speculative rejection sampling over the sampler's own
+ * distribution (sample.c): accept draft x with probability min(1, p(x)/q(x)),
+ * else draw the correction from norm(max(0, p - q)); if all are accepted, draw
+ * a bonus token from the last row. With greedy settings p is a point mass, so
+ * this is exactly "keep the draft while it equals the argmax". One code path
+ * for ar, lookup and spec is what makes them lossless by construction.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "decode.h"
+
+struct decoder {
+    decode_config cfg;
+    aion_ctx *target, *draft;
+    int target_seq, draft_seq;
+    aion_sampler *sampler;        /* target's, not owned */
+    aion_sampler *draft_sampler;  /* owned; no repetition penalty: any q keeps the output lossless */
+    aion_threads *threads;
+    int32_t n_vocab;
+    int32_t *tokens;              /* context: prompt + generated; the last one is pending */
+    int n_tokens, cap;
+    float *rows;                  /* target logits, (DECODE_MAX_DRAFT + 1) x n_vocab */
+    float *q;                     /* draft distributions, DECODE_MAX_DRAFT x n_vocab */
+    float *p;                     /* one target distribution */
+    float *draft_logits;
+    decode_stats stats;
+};
+
+static const char *const STRATEGY_NAMES[] = {"ar", "lookup", "spec"};
+
+const char *decode_strategy_name(int strategy) {
+    return strategy >= 0 && strategy <= DECODE_SPEC ? STRATEGY_NAMES[strategy] : "unknown";
+}
+
+int decode_strategy_from_name(const char *name) {
+    for (int i = 0; i <= DECODE_SPEC; i++)
+        if (strcmp(name, STRATEGY_NAMES[i]) == 0) return i;
+    return -1;
+}
+
+decode_config decode_default_config(void) {
+    return (decode_config){.strategy = DECODE_AR, .draft_max = 7, .ngram_min = 1, .ngram_max = 4,
+                           .draft_p_min = 0.0f, .n_buckets = 5, .buckets = {1, 2, 4, 8, 16}};
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...) {
+    if (!err || !err_len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+static int largest_bucket(const decode_config *cfg) { return cfg->buckets[cfg->n_buckets - 1]; }
+
+static int clamp_draft_max(const decode_config *cfg, int k) {
+    if (k > DECODE_MAX_DRAFT) k = DECODE_MAX_DRAFT;
+    if (k > largest_bucket(cfg) - 1) k = largest_bucket(cfg) - 1;
+    return k < 0 ? 0 : k;
+}
+
+decoder *decoder_new(const decode_config *cfg, aion_ctx *target, int target_seq, aion_ctx *draft, int draft_seq,
+                     aion_sampler *sampler, aion_threads *threads, char *err, size_t err_len) {
+    decode_config c = cfg ? *cfg : decode_default_config();
+    if (c.n_buckets < 1 || c.n_buckets > DECODE_MAX_BUCKETS || c.buckets[0] != 1) {
+        set_err(err, err_len, "bad bucket set: %d buckets, the first must be 1 (got %d)", c.n_buckets, c.buckets[0]);
+        return NULL;
+    }
+    for (int i = 1; i < c.n_buckets; i++)
+        if (c.buckets[i] <= c.buckets[i - 1] || c.buckets[i] > aion_ctx_n_batch(target)) {
+            set_err(err, err_len, "bucket %d is not ascending or exceeds the context's batch size %d", c.buckets[i],
+                    aion_ctx_n_batch(target));
+            return NULL;
+        }
+    if (c.strategy == DECODE_SPEC && !draft) {
+        set_err(err, err_len, "strategy spec needs a draft model");
+        return NULL;
+    }
+    const aion_model *tm = aion_ctx_model(target);
+    if (draft && aion_n_vocab(aion_ctx_model(draft)) != aion_n_vocab(tm)) {
+        set_err(err, err_len, "draft model vocabulary (%d) differs from the target's (%d)",
+                aion_n_vocab(aion_ctx_model(draft)), aion_n_vocab(tm));
+        return NULL;
+    }
+    c.draft_max = clamp_draft_max(&c, c.draft_max);
+    decoder *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->cfg = c;
+    d->target = target;
+    d->target_seq = target_seq;
+    d->draft = draft;
+    d->draft_seq = draft_seq;
+    d->sampler = sampler;
+    d->threads = threads;
+    d->n_vocab = aion_n_vocab(tm);
+    d->cap = aion_ctx_n_ctx(target) + 1;
+    d->tokens = malloc((size_t)d->cap * sizeof *d->tokens);
+    d->rows = malloc((size_t)(DECODE_MAX_DRAFT + 1) * d->n_vocab * sizeof(float));
+    d->q = malloc((size_t)DECODE_MAX_DRAFT * d->n_vocab * sizeof(float));
+    d->p = malloc((size_t)d->n_vocab * sizeof(float));
+    d->draft_logits = malloc((size_t)d->n_vocab * sizeof(float));
+    if (draft) {
+        /* The draft samples with the target's temperature and truncation but its own stream. */
+        aion_sampler_params dp = aion_sampler_default_params();
+        dp.temperature = aion_sampler_is_greedy(sampler) ? 0.0f : 1.0f;
+        dp.top_k = 0;
+        dp.top_p = 1.0f;
+        dp.min_p = 0.0f;
+        dp.repeat_penalty = 1.0f;
+        dp.seed = 0xD4AF7ull + (uint64_t)target_seq;
+        d->draft_sampler = aion_sampler_new(&dp, d->n_vocab);
+    }
+    if (!d->tokens || !d->rows || !d->q || !d->p || !d->draft_logits || (draft && !d->draft_sampler)) {
+        decoder_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void decoder_free(decoder *d) {
+    if (!d) return;
+    aion_sampler_free(d->draft_sampler);
+    free(d->tokens);
+    free(d->rows);
+    free(d->q);
+    free(d->p);
+    free(d->draft_logits);
+    free(d);
+}
+
+const decode_stats *decoder_stats(const decoder *d) { return &d->stats; }
+int decoder_n_tokens(const decoder *d) { return d->n_tokens; }
+int decoder_strategy(const decoder *d) { return d->cfg.strategy; }
+
+int decoder_set_strategy(decoder *d, int strategy, int draft_max) {
+    if (strategy < DECODE_AR || strategy > DECODE_SPEC || (strategy == DECODE_SPEC && !d->draft)) return -1;
+    d->cfg.strategy = strategy;
+    if (draft_max > 0) d->cfg.draft_max = clamp_draft_max(&d->cfg, draft_max);
+    return 0;
+}
+
+static uint64_t weight_bytes(const aion_ctx *c) {
+    aion_ctx_stats s;
+    aion_ctx_get_stats(c, &s);
+    return s.weight_bytes_read;
+}
+
+/* Feeds tokens[from, to) to a context slot in chunks of its batch size; logits of the last
+ * token go to `logits` (may be NULL). */
+static int feed(aion_ctx *c, int seq, aion_threads *t, const int32_t *tokens, int from, int to, float *logits,
+                char *err, size_t err_len) {
+    int n_batch = aion_ctx_n_batch(c);
+    int32_t pos[512], seqs[512];
+    int8_t want[512];
+    if (n_batch > 512) n_batch = 512;
+    for (int start = from; start < to; start += n_batch) {
+        int n = to - start < n_batch ? to - start : n_batch;
+        for (int i = 0; i < n; i++) {
+            pos[i] = start + i;
+            seqs[i] = seq;
+            want[i] = (start + i == to - 1) && logits;
+        }
+        aion_batch b = {n, tokens + start, pos, seqs, want};
+        if (aion_forward(c, t, &b, logits, err, err_len) < 0) return -1;
+    }
+    return 0;
+}
+
+static int32_t sample_row(decoder *d, const float *logits) {
+    aion_sampler_dist(d->sampler, logits, d->p);
+    return aion_sampler_draw(d->sampler, d->p);
+}
+
+int decoder_prefill_cached(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int32_t *first, char *err,
+                           size_t err_len) {
+    int n_ctx = aion_ctx_n_ctx(d->target);
+    if (n_prompt < 1) {
+        set_err(err, err_len, "empty prompt");
+        return -1;
+    }
+    if (n_prompt >= n_ctx) {
+        set_err(err, err_len, "prompt of %d tokens does not fit the context of %d tokens", n_prompt, n_ctx);
+        return -1;
+    }
+    if (n_cached < 0 || n_cached >= n_prompt || aion_kv_len(d->target, d->target_seq) != n_cached) {
+        set_err(err, err_len, "cached prefix %d does not match the slot (holds %d)", n_cached,
+                aion_kv_len(d->target, d->target_seq));
+        return -1;
+    }
+    double t0 = now_seconds();
+    uint64_t bytes0 = weight_bytes(d->target);
+    memcpy(d->tokens, prompt, (size_t)n_prompt * sizeof *prompt);
+    d->n_tokens = n_prompt;
+    if (feed(d->target, d->target_seq, d->threads, prompt, n_cached, n_prompt, d->rows, err, err_len) < 0) return -1;
+    d->stats.target_forwards_other += (n_prompt - n_cached + aion_ctx_n_batch(d->target) - 1) / aion_ctx_n_batch(d->target);
+    for (int i = 0; i < n_prompt; i++) aion_sampler_accept(d->sampler, prompt[i]);
+    double t1 = now_seconds();
+    *first = sample_row(d, d->rows);
+    aion_sampler_accept(d->sampler, *first);
+    d->tokens[d->n_tokens++] = *first;
+    d->stats.n_prompt = n_prompt;
+    d->stats.n_generated = 1;
+    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
+    d->stats.t_prefill += t1 - t0;
+    d->stats.t_sample += now_seconds() - t1;
+    return 0;
+}
+
+int decoder_prefill(decoder *d, const int32_t *prompt, int n_prompt, int32_t *first, char *err, size_t err_len) {
+    return decoder_prefill_cached(d, prompt, n_prompt, 0, first, err, err_len);
+}
+
+static void softmax_max(const float *logits, int n, float *top_prob) {
+    float mx = logits[0];
+    for (int i = 1; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp(logits[i] - mx);
+    *top_prob = (float)(1.0 / sum);
+}
+
+/* spec: the draft model catches up with the context, then guesses up to k tokens one by one. */
+static int propose_spec(decoder *d, int k, int32_t *draft, char *err, size_t err_len) {
+    double t0 = now_seconds();
+    uint64_t bytes0 = weight_bytes(d->draft);
+    int have = aion_kv_len(d->draft, d->draft_seq);
+    int n_draft = 0;
+    if (d->n_tokens >= aion_ctx_n_ctx(d->draft)) return 0; /* the draft's context is full: verify alone */
+    if (feed(d->draft, d->draft_seq, d->threads, d->tokens, have, d->n_tokens, d->draft_logits, err, err_len) < 0)
+        return -1;
+    d->stats.draft_forwards++;
+    int room = aion_ctx_n_ctx(d->draft) - d->n_tokens;
+    while (n_draft < k) {
+        float *q = d->q + (size_t)n_draft * d->n_vocab;
+        if (d->cfg.draft_p_min > 0) {
+            float top;
+            softmax_max(d->draft_logits, d->n_vocab, &top);
+            if (top < d->cfg.draft_p_min) break;
+        }
+        aion_sampler_dist(d->draft_sampler, d->draft_logits, q);
+        draft[n_draft] = aion_sampler_draw(d->draft_sampler, q);
+        n_draft++;
+        if (n_draft == k || n_draft > room - 1) break;
+        int32_t pos = d->n_tokens + n_draft - 1, seq = d->draft_seq;
+        int8_t want = 1;
+        aion_batch b = {1, &draft[n_draft - 1], &pos, &seq, &want};
+        if (aion_forward(d->draft, d->threads, &b, d->draft_logits, err, err_len) < 0) return -1;
+        d->stats.draft_forwards++;
+    }
+    d->stats.draft_weight_bytes += weight_bytes(d->draft) - bytes0;
+    d->stats.t_draft += now_seconds() - t0;
+    return n_draft;
+}
+
+static int propose(decoder *d, int k, int32_t *draft, char *err, size_t err_len) {
+    if (k <= 0 || d->cfg.strategy == DECODE_AR) return 0;
+    if (d->cfg.strategy == DECODE_LOOKUP) {
+        double t0 = now_seconds();
+        int n = lookup_propose(d->tokens, d->n_tokens, d->cfg.ngram_min, d->cfg.ngram_max, k, draft);
+        for (int i = 0; i < n; i++) { /* q is a point mass on the copied token */
+            float *q = d->q + (size_t)i * d->n_vocab;
+            memset(q, 0, (size_t)d->n_vocab * sizeof *q);
+            q[draft[i]] = 1.0f;
+        }
+        d->stats.t_draft += now_seconds() - t0;
+        return n;
+    }
+    return propose_spec(d, k, draft, err, err_len);
+}
+
+/* The smallest bucket holding n tokens, or -1 when none does. */
+static int bucket_index(const decode_config *cfg, int n) {
+    for (int i = 0; i < cfg->n_buckets; i++)
+        if (cfg->buckets[i] >= n) return i;
+    return -1;
+}
+
+/* Accept or reject draft token x under target distribution p and draft distribution q. On
+ * rejection, p is overwritten with the residual norm(max(0, p - q)) to draw the correction from. */
+static bool accept_draft(decoder *d, float *p, const float *q, int32_t x) {
+    if (p[x] >= q[x] || aion_sampler_uniform(d->sampler) * q[x] < p[x]) return true;
+    double sum = 0;
+    for (int i = 0; i < d->n_vocab; i++) {
+        float r = p[i] - q[i];
+        p[i] = r > 0 ? r : 0;
+        sum += p[i];
+    }
+    if (sum > 0)
+        for (int i = 0; i < d->n_vocab; i++) p[i] = (float)(p[i] / sum);
+    return false;
+}
+
+int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
+    int n_ctx = aion_ctx_n_ctx(d->target);
+    int kv_len = d->n_tokens - 1;
+    int room = n_ctx - kv_len; /* tokens the target may still take this round */
+    if (room < 1) return 0;
+    int k = d->cfg.strategy == DECODE_AR ? 0 : d->cfg.draft_max;
+    if (k > room - 1) k = room - 1;
+    int32_t draft[DECODE_MAX_DRAFT];
+    int n_draft = propose(d, k, draft, err, err_len);
+    if (n_draft < 0) return -1;
+
+    /* One verification forward: [pending, draft...] padded to its bucket when room allows. */
+    int n_verify = 1 + n_draft;
+    int bi = bucket_index(&d->cfg, n_verify);
+    int n_forward = bi >= 0 && d->cfg.buckets[bi] <= room ? d->cfg.buckets[bi] : n_verify;
+    int32_t toks[DECODE_MAX_DRAFT + 1 + 64], pos[DECODE_MAX_DRAFT + 1 + 64], seqs[DECODE_MAX_DRAFT + 1 + 64];
+    int8_t want[DECODE_MAX_DRAFT + 1 + 64];
+    if (n_forward > (int)(sizeof toks / sizeof *toks)) n_forward = n_verify;
+    for (int i = 0; i < n_forward; i++) {
+        toks[i] = i == 0 ? d->tokens[kv_len] : draft[i - 1 < n_draft ? i - 1 : n_draft - 1];
+        pos[i] = kv_len + i;
+        seqs[i] = d->target_seq;
+        want[i] = i < n_verify;
+    }
+    double t0 = now_seconds();
+    uint64_t bytes0 = weight_bytes(d->target);
+    aion_batch b = {n_forward, toks, pos, seqs, want};
+    if (aion_forward(d->target, d->threads, &b, d->rows, err, err_len) < 0) return -1;
+    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
+    if (n_forward == (bi >= 0 ? d->cfg.buckets[bi] : -1)) d->stats.target_forwards_at[bi]++;
+    else d->stats.target_forwards_other++;
+    double t1 = now_seconds();
+    d->stats.t_verify += t1 - t0;
+
+    int n_accepted = 0;
+    bool rejected = false;
+    for (int i = 0; i < n_draft && !rejected; i++) {
+        aion_sampler_dist(d->sampler, d->rows + (size_t)i * d->n_vocab, d->p);
+        d->stats.drafted_at[i]++;
+        if (accept_draft(d, d->p, d->q + (size_t)i * d->n_vocab, draft[i])) {
+            out[n_accepted++] = draft[i];
+            aion_sampler_accept(d->sampler, draft[i]);
+            d->stats.accepted_at[i]++;
+        } else {
+            rejected = true; /* d->p now holds the residual distribution */
+        }
+    }
+    if (!rejected) aion_sampler_dist(d->sampler, d->rows + (size_t)n_accepted * d->n_vocab, d->p);
+    int32_t next = aion_sampler_draw(d->sampler, d->p);
+    aion_sampler_accept(d->sampler, next);
+    out[n_accepted] = next;
+
+    /* Roll both caches back to the accepted context: pending + accepted drafts are now in the
+     * target's cache; the new pending token is not. */
+    aion_kv_truncate(d->target, d->target_seq, kv_len + 1 + n_accepted);
+    if (d->draft) aion_kv_truncate(d->draft, d->draft_seq, kv_len + 1 + n_accepted);
+    memcpy(d->tokens + d->n_tokens, out, (size_t)(n_accepted + 1) * sizeof *out);
+    d->n_tokens += n_accepted + 1;
+    d->stats.rounds++;
+    d->stats.drafted += n_draft;
+    d->stats.accepted += n_accepted;
+    d->stats.n_generated += n_accepted + 1;
+    d->stats.t_sample += now_seconds() - t1;
+    return n_accepted + 1;
+}

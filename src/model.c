@@ -1,0 +1,777 @@
+/*
+ * model.c - llama-family models: loading from GGUF, the KV cache, the forward pass.
+ *
+ * One forward pass serves every shape the engine runs: a single decode token,
+ * a whole prompt (prefill), a draft to verify, or tokens of several sequences
+ * at once (continuous batching). Each weight matrix is streamed once per
+ * forward for all tokens of the batch, which is what makes verification and
+ * batching cheap on memory-bound hardware.
+ *
+ * Weights stay in the mmapped file (quant.c reads the blocks in place); only
+ * the small vectors (norms, biases) are copied to F32 at load. The KV cache is
+ * F32, one slab per sequence, allocated once for n_ctx tokens; rollback is just
+ * a shorter length, since positions past it are overwritten before use.
+ *
+ * Architectures: `llama` (Llama 2/3, TinyLlama, Mistral: rotary pairs adjacent)
+ * and `qwen2` (q/k/v biases, NEOX rotary pairs half a head apart).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aion.h"
+#include "gguf.h"
+#include "quant.h"
+#include "threadpool.h"
+#include "tokenizer.h"
+
+/* A 2D weight in place in the file: n_rows rows of n_cols elements of `type`. */
+typedef struct matrix {
+    const void *data;
+    int type;
+    int64_t n_cols, n_rows;
+    size_t row_bytes;
+} matrix;
+
+typedef struct layer {
+    float *attn_norm, *ffn_norm;   /* owned, n_embd */
+    float *bq, *bk, *bv;           /* owned, NULL when the architecture has none */
+    matrix wq, wk, wv, wo;
+    matrix w_gate, w_up, w_down;
+} layer;
+
+struct aion_model {
+    char *path;
+    gguf_file *file;
+    tokenizer *tok;                /* NULL when the file has no tokenizer metadata */
+    char arch[32];
+    char name[128];
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    float rope_freq_base, norm_eps;
+    bool rope_neox;                /* qwen2: pairs (i, i + head_dim/2); llama: (2i, 2i+1) */
+    matrix tok_embd, output;       /* output == tok_embd when tied */
+    bool tied;
+    float *output_norm;            /* owned */
+    layer *layers;
+    uint64_t n_params, weight_bytes, layer_bytes;
+    int main_type;
+};
+
+/* ------------------------------------------------------------------ loading */
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...) {
+    if (!err || !err_len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+typedef struct loader {
+    aion_model *m;
+    char *err;
+    size_t err_len;
+    bool failed;
+} loader;
+
+static void load_fail(loader *ld, const char *fmt, ...) {
+    if (ld->failed) return;
+    ld->failed = true;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    set_err(ld->err, ld->err_len, "%s: %s", ld->m->path, msg);
+}
+
+static const gguf_tensor *find_tensor(loader *ld, const char *name, bool required) {
+    const gguf_tensor *t = gguf_find_tensor(ld->m->file, name);
+    if (!t && required) load_fail(ld, "missing tensor '%s'", name);
+    return t;
+}
+
+/* Checks shape [n_cols, n_rows] and a type the kernels run; counts the bytes. */
+static matrix load_matrix(loader *ld, const char *name, int64_t n_cols, int64_t n_rows, bool required) {
+    matrix mat = {0};
+    const gguf_tensor *t = find_tensor(ld, name, required);
+    if (!t || ld->failed) return mat;
+    if (t->n_dims != 2 || t->ne[0] != n_cols || t->ne[1] != n_rows) {
+        load_fail(ld, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
+                  (long long)t->ne[1], (long long)n_cols, (long long)n_rows);
+        return mat;
+    }
+    if (!quant_type_supported(t->type)) {
+        load_fail(ld, "tensor '%s' has type %s, which A-IO does not run (yet)", name, quant_type_name(t->type));
+        return mat;
+    }
+    mat = (matrix){t->data, t->type, n_cols, n_rows, quant_row_bytes(t->type, n_cols)};
+    ld->m->n_params += (uint64_t)(n_cols * n_rows);
+    return mat;
+}
+
+/* Small 1D tensors (norm weights, biases) are converted to F32 once. */
+static float *load_vector(loader *ld, const char *name, int64_t n, bool required) {
+    const gguf_tensor *t = find_tensor(ld, name, required);
+    if (!t || ld->failed) return NULL;
+    if (t->n_dims != 1 || t->ne[0] != n) {
+        load_fail(ld, "tensor '%s' has %lld elements in %d dims, expected %lld", name, (long long)t->ne[0], t->n_dims,
+                  (long long)n);
+        return NULL;
+    }
+    if (!quant_type_supported(t->type)) {
+        load_fail(ld, "tensor '%s' has unsupported type %s", name, quant_type_name(t->type));
+        return NULL;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        load_fail(ld, "out of memory");
+        return NULL;
+    }
+    quant_dequantize_row(t->type, t->data, v, n);
+    ld->m->n_params += (uint64_t)n;
+    return v;
+}
+
+static int64_t arch_int(loader *ld, const char *key, int64_t fallback, bool required) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", ld->m->arch, key);
+    int64_t v;
+    if (gguf_get_int(ld->m->file, full, &v)) {
+        if (v < 0 || v > (1 << 28)) load_fail(ld, "metadata %s = %lld is out of range", full, (long long)v);
+        return v;
+    }
+    if (required) load_fail(ld, "missing metadata key %s", full);
+    return fallback;
+}
+
+static double arch_float(loader *ld, const char *key, double fallback) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", ld->m->arch, key);
+    double v;
+    return gguf_get_float(ld->m->file, full, &v) ? v : fallback;
+}
+
+static void read_arch(loader *ld) {
+    aion_model *m = ld->m;
+    size_t len;
+    const char *arch = gguf_get_str(m->file, "general.architecture", &len);
+    if (!arch) {
+        load_fail(ld, "missing metadata key general.architecture");
+        return;
+    }
+    if (len >= sizeof m->arch) len = sizeof m->arch - 1;
+    memcpy(m->arch, arch, len);
+    m->arch[len] = 0;
+    if (strcmp(m->arch, "llama") == 0 || strcmp(m->arch, "mistral") == 0) {
+        m->rope_neox = false;
+    } else if (strcmp(m->arch, "qwen2") == 0) {
+        m->rope_neox = true;
+    } else {
+        load_fail(ld, "unknown architecture '%s' (A-IO runs llama, mistral and qwen2)", m->arch);
+        return;
+    }
+    const char *name = gguf_get_str(m->file, "general.name", &len);
+    if (name) {
+        if (len >= sizeof m->name) len = sizeof m->name - 1;
+        memcpy(m->name, name, len);
+        m->name[len] = 0;
+    }
+}
+
+static void read_hparams(loader *ld) {
+    aion_model *m = ld->m;
+    m->n_embd = (int)arch_int(ld, "embedding_length", 0, true);
+    m->n_layer = (int)arch_int(ld, "block_count", 0, true);
+    m->n_ff = (int)arch_int(ld, "feed_forward_length", 0, true);
+    m->n_head = (int)arch_int(ld, "attention.head_count", 0, true);
+    m->n_head_kv = (int)arch_int(ld, "attention.head_count_kv", m->n_head, false);
+    m->n_ctx_train = (int)arch_int(ld, "context_length", 2048, false);
+    m->rope_freq_base = (float)arch_float(ld, "rope.freq_base", 10000.0);
+    m->norm_eps = (float)arch_float(ld, "attention.layer_norm_rms_epsilon", 1e-5);
+    if (ld->failed) return;
+    if (m->n_embd <= 0 || m->n_layer <= 0 || m->n_head <= 0 || m->n_ff <= 0 || m->n_head_kv <= 0 ||
+        m->n_embd % m->n_head != 0 || m->n_head % m->n_head_kv != 0 || m->n_layer > 4096) {
+        load_fail(ld, "inconsistent hyper-parameters (n_embd %d, n_layer %d, n_head %d, n_head_kv %d, n_ff %d)",
+                  m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_ff);
+        return;
+    }
+    m->head_dim = m->n_embd / m->n_head;
+    if (m->head_dim % 2) load_fail(ld, "head dimension %d is odd", m->head_dim);
+    int64_t rope_dims = arch_int(ld, "rope.dimension_count", m->head_dim, false);
+    if (rope_dims != m->head_dim)
+        load_fail(ld, "partial rotary embeddings (%lld of %d dims) are not supported", (long long)rope_dims, m->head_dim);
+    if (m->n_ctx_train <= 0) m->n_ctx_train = 2048;
+}
+
+static void load_layer(loader *ld, int il) {
+    aion_model *m = ld->m;
+    layer *L = &m->layers[il];
+    int64_t kv_dim = (int64_t)m->n_head_kv * m->head_dim;
+    char name[96];
+#define LNAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
+    L->attn_norm = load_vector(ld, LNAME("attn_norm.weight"), m->n_embd, true);
+    L->ffn_norm = load_vector(ld, LNAME("ffn_norm.weight"), m->n_embd, true);
+    L->wq = load_matrix(ld, LNAME("attn_q.weight"), m->n_embd, m->n_embd, true);
+    L->wk = load_matrix(ld, LNAME("attn_k.weight"), m->n_embd, kv_dim, true);
+    L->wv = load_matrix(ld, LNAME("attn_v.weight"), m->n_embd, kv_dim, true);
+    L->wo = load_matrix(ld, LNAME("attn_output.weight"), m->n_embd, m->n_embd, true);
+    L->w_gate = load_matrix(ld, LNAME("ffn_gate.weight"), m->n_embd, m->n_ff, true);
+    L->w_up = load_matrix(ld, LNAME("ffn_up.weight"), m->n_embd, m->n_ff, true);
+    L->w_down = load_matrix(ld, LNAME("ffn_down.weight"), m->n_ff, m->n_embd, true);
+    bool biases = strcmp(m->arch, "qwen2") == 0;
+    L->bq = load_vector(ld, LNAME("attn_q.bias"), m->n_embd, biases);
+    L->bk = load_vector(ld, LNAME("attn_k.bias"), kv_dim, biases);
+    L->bv = load_vector(ld, LNAME("attn_v.bias"), kv_dim, biases);
+#undef LNAME
+}
+
+static uint64_t matrix_bytes(const matrix *mat) { return (uint64_t)mat->row_bytes * (uint64_t)mat->n_rows; }
+
+static void count_bytes(aion_model *m) {
+    uint64_t by_type[AION_DT_COUNT] = {0};
+    m->layer_bytes = 0;
+    for (int il = 0; il < m->n_layer; il++) {
+        const matrix *mats[] = {&m->layers[il].wq, &m->layers[il].wk, &m->layers[il].wv, &m->layers[il].wo,
+                                &m->layers[il].w_gate, &m->layers[il].w_up, &m->layers[il].w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) {
+            m->layer_bytes += matrix_bytes(mats[i]);
+            by_type[mats[i]->type] += matrix_bytes(mats[i]);
+        }
+    }
+    by_type[m->tok_embd.type] += matrix_bytes(&m->tok_embd);
+    if (!m->tied) by_type[m->output.type] += matrix_bytes(&m->output);
+    m->weight_bytes = 0;
+    m->main_type = 0;
+    for (int t = 0; t < AION_DT_COUNT; t++) {
+        m->weight_bytes += by_type[t];
+        if (by_type[t] > by_type[m->main_type]) m->main_type = t;
+    }
+}
+
+static void load_weights(loader *ld) {
+    aion_model *m = ld->m;
+    const gguf_tensor *emb = find_tensor(ld, "token_embd.weight", true);
+    if (ld->failed) return;
+    if (emb->n_dims != 2 || emb->ne[0] != m->n_embd || emb->ne[1] < 1 || emb->ne[1] > (1 << 24)) {
+        load_fail(ld, "tensor 'token_embd.weight' has shape [%lld, %lld], expected [%d, n_vocab]",
+                  (long long)emb->ne[0], (long long)emb->ne[1], m->n_embd);
+        return;
+    }
+    m->n_vocab = (int)emb->ne[1];
+    m->tok_embd = load_matrix(ld, "token_embd.weight", m->n_embd, m->n_vocab, true);
+    m->output_norm = load_vector(ld, "output_norm.weight", m->n_embd, true);
+    m->tied = gguf_find_tensor(m->file, "output.weight") == NULL;
+    m->output = m->tied ? m->tok_embd : load_matrix(ld, "output.weight", m->n_embd, m->n_vocab, true);
+    m->layers = calloc((size_t)m->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        load_fail(ld, "out of memory");
+        return;
+    }
+    for (int il = 0; il < m->n_layer && !ld->failed; il++) load_layer(ld, il);
+    if (!ld->failed) count_bytes(m);
+}
+
+static void load_tokenizer(loader *ld) {
+    aion_model *m = ld->m;
+    if (gguf_find_key(m->file, "tokenizer.ggml.model") < 0) return; /* a weights-only file still runs on ids */
+    char msg[300];
+    m->tok = tokenizer_from_gguf(m->file, msg, sizeof msg);
+    if (!m->tok) {
+        load_fail(ld, "tokenizer: %s", msg);
+        return;
+    }
+    if (tokenizer_n_vocab(m->tok) > m->n_vocab)
+        load_fail(ld, "tokenizer has %d tokens but the embedding only %d rows", tokenizer_n_vocab(m->tok), m->n_vocab);
+}
+
+aion_model *aion_model_load(const char *path, char *err, size_t err_len) {
+    aion_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        set_err(err, err_len, "%s: out of memory", path);
+        return NULL;
+    }
+    m->path = strdup(path);
+    char msg[400];
+    m->file = gguf_open(path, msg, sizeof msg);
+    if (!m->file) {
+        set_err(err, err_len, "%s", msg);
+        aion_model_free(m);
+        return NULL;
+    }
+    loader ld = {m, err, err_len, false};
+    read_arch(&ld);
+    if (!ld.failed) read_hparams(&ld);
+    if (!ld.failed) load_weights(&ld);
+    if (!ld.failed) load_tokenizer(&ld);
+    if (ld.failed) {
+        aion_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void aion_model_free(aion_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (int il = 0; il < m->n_layer; il++) {
+            layer *L = &m->layers[il];
+            free(L->attn_norm);
+            free(L->ffn_norm);
+            free(L->bq);
+            free(L->bk);
+            free(L->bv);
+        }
+        free(m->layers);
+    }
+    free(m->output_norm);
+    tokenizer_free(m->tok);
+    gguf_close(m->file);
+    free(m->path);
+    free(m);
+}
+
+void aion_model_get_info(const aion_model *m, aion_model_info *info) {
+    *info = (aion_model_info){
+        .path = m->path, .arch = m->arch, .name = m->name, .n_vocab = m->n_vocab, .n_ctx_train = m->n_ctx_train,
+        .n_embd = m->n_embd, .n_layer = m->n_layer, .n_head = m->n_head, .n_head_kv = m->n_head_kv,
+        .head_dim = m->head_dim, .n_ff = m->n_ff, .rope_freq_base = m->rope_freq_base, .norm_eps = m->norm_eps,
+        .n_tensors = gguf_n_tensors(m->file), .n_params = m->n_params, .weight_bytes = m->weight_bytes,
+        .main_type = m->main_type, .tied_embeddings = m->tied,
+    };
+}
+
+const char *aion_dtype_name(int type) { return quant_type_name(type); }
+
+uint64_t aion_model_forward_bytes(const aion_model *m, bool with_logits) {
+    return m->layer_bytes + (with_logits ? matrix_bytes(&m->output) : 0);
+}
+
+/* ------------------------------------------------------------- tokenizer */
+
+int32_t aion_n_vocab(const aion_model *m) { return m->n_vocab; }
+int32_t aion_token_bos(const aion_model *m) { return m->tok ? tokenizer_bos(m->tok) : -1; }
+int32_t aion_token_eos(const aion_model *m) { return m->tok ? tokenizer_eos(m->tok) : -1; }
+bool aion_token_is_eog(const aion_model *m, int32_t id) { return m->tok && tokenizer_is_eog(m->tok, id); }
+bool aion_add_bos_default(const aion_model *m) { return m->tok && tokenizer_add_bos(m->tok); }
+
+int aion_tokenize(const aion_model *m, const char *text, size_t len, bool add_bos, bool parse_special, int32_t *out,
+                  int max_out) {
+    if (!m->tok) return -1;
+    return tokenizer_encode(m->tok, text, len, add_bos, parse_special, out, max_out);
+}
+
+char *aion_detokenize(const aion_model *m, const int32_t *ids, int n_ids) {
+    if (!m->tok) return NULL;
+    return tokenizer_decode(m->tok, ids, n_ids, false);
+}
+
+int aion_token_piece(const aion_model *m, int32_t id, char *buf, int buf_len) {
+    if (!m->tok) return -1;
+    return tokenizer_token_piece(m->tok, id, false, buf, buf_len);
+}
+
+int32_t aion_token_find(const aion_model *m, const char *text) {
+    return m->tok ? tokenizer_find(m->tok, text) : -1;
+}
+
+struct aion_detok {
+    tok_stream *stream;
+};
+
+aion_detok *aion_detok_new(const aion_model *m) {
+    if (!m->tok) return NULL;
+    aion_detok *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    d->stream = tok_stream_new(m->tok, false);
+    if (!d->stream) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void aion_detok_free(aion_detok *d) {
+    if (!d) return;
+    tok_stream_free(d->stream);
+    free(d);
+}
+
+const char *aion_detok_push(aion_detok *d, int32_t id, size_t *len) { return tok_stream_push(d->stream, id, len); }
+const char *aion_detok_flush(aion_detok *d, size_t *len) { return tok_stream_flush(d->stream, len); }
+
+/* ---------------------------------------------------------------- context */
+
+struct aion_ctx {
+    const aion_model *m;
+    int n_seq, n_ctx, n_batch;
+    int kv_dim;
+    float *k_cache, *v_cache;  /* [n_seq][n_layer][n_ctx][kv_dim] */
+    int *kv_len;               /* per sequence */
+    /* scratch, [n_batch][...] */
+    float *x, *xb, *xb2, *q, *k, *v, *attn_out, *hb, *hb2;
+    void *act;                 /* prepared activations */
+    size_t act_row_bytes;
+    int8_t *want;              /* per token of the current batch */
+    int *logit_rows;           /* batch index of each logits row */
+    aion_ctx_stats stats;
+};
+
+aion_ctx_params aion_ctx_default_params(void) { return (aion_ctx_params){.n_seq = 1, .n_ctx = 0, .n_batch = 512}; }
+
+static size_t max_act_row_bytes(const aion_model *m) {
+    int64_t widest = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
+    size_t best = 0;
+    for (int t = 0; t < AION_DT_COUNT; t++) {
+        if (!quant_type_supported(t)) continue;
+        size_t b = quant_act_row_bytes(t, widest);
+        if (b > best) best = b;
+    }
+    return best;
+}
+
+aion_ctx *aion_ctx_new(const aion_model *m, const aion_ctx_params *p, char *err, size_t err_len) {
+    aion_ctx_params d = p ? *p : aion_ctx_default_params();
+    if (d.n_ctx <= 0) d.n_ctx = m->n_ctx_train;
+    if (d.n_seq <= 0) d.n_seq = 1;
+    if (d.n_batch <= 0) d.n_batch = 512;
+    if (d.n_seq > 4096 || d.n_ctx > (1 << 22) || d.n_batch > (1 << 16)) {
+        set_err(err, err_len, "context parameters out of range (n_seq %d, n_ctx %d, n_batch %d)", d.n_seq, d.n_ctx,
+                d.n_batch);
+        return NULL;
+    }
+    aion_ctx *c = calloc(1, sizeof *c);
+    if (!c) goto oom;
+    c->m = m;
+    c->n_seq = d.n_seq;
+    c->n_ctx = d.n_ctx;
+    c->n_batch = d.n_batch;
+    c->kv_dim = m->n_head_kv * m->head_dim;
+    size_t kv_elems = (size_t)d.n_seq * m->n_layer * d.n_ctx * c->kv_dim;
+    c->k_cache = malloc(kv_elems * sizeof(float));
+    c->v_cache = malloc(kv_elems * sizeof(float));
+    c->kv_len = calloc((size_t)d.n_seq, sizeof *c->kv_len);
+    size_t nb = (size_t)d.n_batch;
+    c->x = malloc(nb * m->n_embd * sizeof(float));
+    c->xb = malloc(nb * m->n_embd * sizeof(float));
+    c->xb2 = malloc(nb * m->n_embd * sizeof(float));
+    c->q = malloc(nb * m->n_embd * sizeof(float));
+    c->k = malloc(nb * c->kv_dim * sizeof(float));
+    c->v = malloc(nb * c->kv_dim * sizeof(float));
+    c->attn_out = malloc(nb * m->n_embd * sizeof(float));
+    c->hb = malloc(nb * m->n_ff * sizeof(float));
+    c->hb2 = malloc(nb * m->n_ff * sizeof(float));
+    c->act_row_bytes = max_act_row_bytes(m);
+    c->act = malloc(nb * c->act_row_bytes + 64);
+    c->want = malloc(nb);
+    c->logit_rows = malloc(nb * sizeof(int));
+    if (!c->k_cache || !c->v_cache || !c->kv_len || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
+        !c->attn_out || !c->hb || !c->hb2 || !c->act || !c->want || !c->logit_rows)
+        goto oom;
+    return c;
+oom:
+    set_err(err, err_len, "out of memory for a context of %d sequences x %d tokens", d.n_seq, d.n_ctx);
+    aion_ctx_free(c);
+    return NULL;
+}
+
+void aion_ctx_free(aion_ctx *c) {
+    if (!c) return;
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->kv_len);
+    free(c->x);
+    free(c->xb);
+    free(c->xb2);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->attn_out);
+    free(c->hb);
+    free(c->hb2);
+    free(c->act);
+    free(c->want);
+    free(c->logit_rows);
+    free(c);
+}
+
+const aion_model *aion_ctx_model(const aion_ctx *c) { return c->m; }
+int aion_ctx_n_ctx(const aion_ctx *c) { return c->n_ctx; }
+int aion_ctx_n_seq(const aion_ctx *c) { return c->n_seq; }
+int aion_ctx_n_batch(const aion_ctx *c) { return c->n_batch; }
+size_t aion_ctx_kv_bytes(const aion_ctx *c) {
+    return 2 * (size_t)c->n_seq * c->m->n_layer * c->n_ctx * c->kv_dim * sizeof(float);
+}
+
+int aion_kv_len(const aion_ctx *c, int seq) { return seq >= 0 && seq < c->n_seq ? c->kv_len[seq] : 0; }
+
+void aion_kv_truncate(aion_ctx *c, int seq, int len) {
+    if (seq < 0 || seq >= c->n_seq || len < 0) return;
+    if (len < c->kv_len[seq]) c->kv_len[seq] = len;
+}
+
+static float *kv_row(const aion_ctx *c, float *cache, int seq, int il, int pos) {
+    return cache + (((size_t)seq * c->m->n_layer + il) * c->n_ctx + pos) * c->kv_dim;
+}
+
+void aion_kv_copy(aion_ctx *c, int dst_seq, int src_seq, int len) {
+    if (dst_seq < 0 || dst_seq >= c->n_seq || src_seq < 0 || src_seq >= c->n_seq || dst_seq == src_seq) return;
+    if (len > c->kv_len[src_seq]) len = c->kv_len[src_seq];
+    if (len < 0) len = 0;
+    for (int il = 0; il < c->m->n_layer; il++) {
+        size_t bytes = (size_t)len * c->kv_dim * sizeof(float);
+        memcpy(kv_row(c, c->k_cache, dst_seq, il, 0), kv_row(c, c->k_cache, src_seq, il, 0), bytes);
+        memcpy(kv_row(c, c->v_cache, dst_seq, il, 0), kv_row(c, c->v_cache, src_seq, il, 0), bytes);
+    }
+    c->kv_len[dst_seq] = len;
+}
+
+void aion_ctx_get_stats(const aion_ctx *c, aion_ctx_stats *s) { *s = c->stats; }
+void aion_ctx_reset_stats(aion_ctx *c) { memset(&c->stats, 0, sizeof c->stats); }
+
+/* ----------------------------------------------------------- forward pass */
+
+typedef struct matmul_task {
+    const matrix *w;
+    const void *act;
+    int n_tok;
+    float *y;
+    int64_t ldy;
+} matmul_task;
+
+static void matmul_worker(void *arg, int ith, int nth) {
+    const matmul_task *mt = arg;
+    int64_t r0, r1;
+    tp_split(mt->w->n_rows, ith, nth, 16, &r0, &r1);
+    if (r1 > r0) quant_matmul(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
+}
+
+/* y[t][0..rows) = W x[t] for n_tok rows of x (each n_cols floats). */
+static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
+    size_t stride = quant_act_row_bytes(w->type, w->n_cols);
+    char *act = c->act;
+    for (int i = 0; i < n_tok; i++) quant_act_prepare(w->type, x + (size_t)i * w->n_cols, act + i * stride, w->n_cols);
+    matmul_task mt = {w, c->act, n_tok, y, w->n_rows};
+    tp_run(t, matmul_worker, &mt);
+}
+
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
+static void add_bias(float *y, const float *bias, int n_tok, int n) {
+    if (!bias) return;
+    for (int t = 0; t < n_tok; t++)
+        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bias[i];
+}
+
+/* Rotates each head of vec (n_heads x head_dim) by position pos. */
+static void rope(float *vec, int n_heads, int head_dim, int pos, float freq_base, bool neox) {
+    int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double theta = (double)pos * pow((double)freq_base, -2.0 * i / head_dim);
+        float cos_t = (float)cos(theta), sin_t = (float)sin(theta);
+        for (int h = 0; h < n_heads; h++) {
+            float *v = vec + (size_t)h * head_dim;
+            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cos_t - x1 * sin_t;
+            v[b] = x0 * sin_t + x1 * cos_t;
+        }
+    }
+}
+
+typedef struct attn_task {
+    aion_ctx *c;
+    const aion_batch *b;
+    int il;
+} attn_task;
+
+#define ATTN_CHUNK 256
+
+/* One query head over its sequence's cache, softmax computed chunk by chunk with a running
+ * maximum so no score buffer of context length is needed. */
+static void attend_head(const aion_ctx *c, int il, int seq, int pos, const float *q, float *out, int kv_head) {
+    const aion_model *m = c->m;
+    int hd = m->head_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    float scores[ATTN_CHUNK];
+    float run_max = -INFINITY, run_sum = 0;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    int n_keys = pos + 1;
+    for (int k0 = 0; k0 < n_keys; k0 += ATTN_CHUNK) {
+        int nk = n_keys - k0 < ATTN_CHUNK ? n_keys - k0 : ATTN_CHUNK;
+        float chunk_max = -INFINITY;
+        for (int j = 0; j < nk; j++) {
+            const float *key = kv_row(c, c->k_cache, seq, il, k0 + j) + (size_t)kv_head * hd;
+            scores[j] = quant_dot_f32(q, key, hd) * scale;
+            if (scores[j] > chunk_max) chunk_max = scores[j];
+        }
+        float new_max = chunk_max > run_max ? chunk_max : run_max;
+        float rescale = expf(run_max - new_max);
+        if (rescale != 1.0f) {
+            for (int d = 0; d < hd; d++) out[d] *= rescale;
+            run_sum *= rescale;
+        }
+        run_max = new_max;
+        for (int j = 0; j < nk; j++) {
+            float w = expf(scores[j] - run_max);
+            run_sum += w;
+            const float *val = kv_row(c, c->v_cache, seq, il, k0 + j) + (size_t)kv_head * hd;
+            quant_axpy_f32(out, w, val, hd);
+        }
+    }
+    float inv = 1.0f / run_sum;
+    for (int d = 0; d < hd; d++) out[d] *= inv;
+}
+
+static void attn_worker(void *arg, int ith, int nth) {
+    const attn_task *at = arg;
+    aion_ctx *c = at->c;
+    const aion_model *m = c->m;
+    int group = m->n_head / m->n_head_kv;
+    int64_t lo, hi;
+    tp_split((int64_t)at->b->n_tokens * m->n_head, ith, nth, 1, &lo, &hi);
+    for (int64_t job = lo; job < hi; job++) {
+        int t = (int)(job / m->n_head), h = (int)(job % m->n_head);
+        int seq = at->b->seq ? at->b->seq[t] : 0;
+        const float *q = c->q + (size_t)t * m->n_embd + (size_t)h * m->head_dim;
+        float *out = c->attn_out + (size_t)t * m->n_embd + (size_t)h * m->head_dim;
+        attend_head(c, at->il, seq, at->b->pos[t], q, out, h / group);
+    }
+}
+
+static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, int il) {
+    const aion_model *m = c->m;
+    const layer *L = &m->layers[il];
+    int n = b->n_tokens;
+    for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->attn_norm, m->n_embd, m->norm_eps);
+    matmul(c, t, &L->wq, c->xb, n, c->q);
+    /* wk and wv read the same input; re-preparing it is cheap next to streaming the weights. */
+    matmul(c, t, &L->wk, c->xb, n, c->k);
+    matmul(c, t, &L->wv, c->xb, n, c->v);
+    add_bias(c->q, L->bq, n, m->n_embd);
+    add_bias(c->k, L->bk, n, c->kv_dim);
+    add_bias(c->v, L->bv, n, c->kv_dim);
+    for (int i = 0; i < n; i++) {
+        int seq = b->seq ? b->seq[i] : 0, pos = b->pos[i];
+        rope(c->q + (size_t)i * m->n_embd, m->n_head, m->head_dim, pos, m->rope_freq_base, m->rope_neox);
+        rope(c->k + (size_t)i * c->kv_dim, m->n_head_kv, m->head_dim, pos, m->rope_freq_base, m->rope_neox);
+        memcpy(kv_row(c, c->k_cache, seq, il, pos), c->k + (size_t)i * c->kv_dim, c->kv_dim * sizeof(float));
+        memcpy(kv_row(c, c->v_cache, seq, il, pos), c->v + (size_t)i * c->kv_dim, c->kv_dim * sizeof(float));
+    }
+    attn_task at = {c, b, il};
+    tp_run(t, attn_worker, &at);
+    matmul(c, t, &L->wo, c->attn_out, n, c->xb2);
+    for (size_t i = 0; i < (size_t)n * m->n_embd; i++) c->x[i] += c->xb2[i];
+}
+
+static void ffn_block(aion_ctx *c, aion_threads *t, int n, int il) {
+    const aion_model *m = c->m;
+    const layer *L = &m->layers[il];
+    for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->ffn_norm, m->n_embd, m->norm_eps);
+    matmul(c, t, &L->w_gate, c->xb, n, c->hb);
+    matmul(c, t, &L->w_up, c->xb, n, c->hb2);
+    for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
+        float g = c->hb[i];
+        c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+    }
+    matmul(c, t, &L->w_down, c->hb, n, c->xb2);
+    for (size_t i = 0; i < (size_t)n * m->n_embd; i++) c->x[i] += c->xb2[i];
+}
+
+/* Checks the whole batch before anything touches the cache, so a rejected batch leaves no trace. */
+static bool validate_batch(const aion_ctx *c, const aion_batch *b, char *err, size_t err_len) {
+    if (!b || b->n_tokens <= 0 || !b->tokens || !b->pos) {
+        set_err(err, err_len, "empty batch");
+        return false;
+    }
+    if (b->n_tokens > c->n_batch) {
+        set_err(err, err_len, "batch of %d tokens exceeds the context's n_batch %d", b->n_tokens, c->n_batch);
+        return false;
+    }
+    int next_pos[64];
+    int *expect = c->n_seq <= 64 ? next_pos : malloc((size_t)c->n_seq * sizeof(int));
+    if (!expect) {
+        set_err(err, err_len, "out of memory");
+        return false;
+    }
+    memcpy(expect, c->kv_len, (size_t)c->n_seq * sizeof(int));
+    bool ok = true;
+    for (int i = 0; i < b->n_tokens && ok; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        if (b->tokens[i] < 0 || b->tokens[i] >= c->m->n_vocab) {
+            set_err(err, err_len, "token id %d at batch index %d is outside the vocabulary (%d)", b->tokens[i], i,
+                    c->m->n_vocab);
+            ok = false;
+        } else if (seq < 0 || seq >= c->n_seq) {
+            set_err(err, err_len, "sequence id %d at batch index %d is outside [0, %d)", seq, i, c->n_seq);
+            ok = false;
+        } else if (b->pos[i] != expect[seq]) {
+            set_err(err, err_len, "position %d at batch index %d does not continue sequence %d (expected %d)",
+                    b->pos[i], i, seq, expect[seq]);
+            ok = false;
+        } else if (b->pos[i] >= c->n_ctx) {
+            set_err(err, err_len, "sequence %d is full: position %d exceeds the context of %d tokens", seq, b->pos[i],
+                    c->n_ctx);
+            ok = false;
+        } else {
+            expect[seq]++;
+        }
+    }
+    if (expect != next_pos) free(expect);
+    return ok;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void embed(aion_ctx *c, const aion_batch *b) {
+    const matrix *emb = &c->m->tok_embd;
+    for (int i = 0; i < b->n_tokens; i++)
+        quant_dequantize_row(emb->type, (const char *)emb->data + (size_t)b->tokens[i] * emb->row_bytes,
+                             c->x + (size_t)i * c->m->n_embd, c->m->n_embd);
+}
+
+/* Final norm of the rows that want logits, packed, then one output matmul for all of them. */
+static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logits) {
+    const aion_model *m = c->m;
+    int n_rows = 0;
+    for (int i = 0; i < b->n_tokens; i++) {
+        bool want = b->want_logits ? b->want_logits[i] != 0 : i == b->n_tokens - 1;
+        if (!want) continue;
+        rmsnorm(c->xb + (size_t)n_rows * m->n_embd, c->x + (size_t)i * m->n_embd, m->output_norm, m->n_embd, m->norm_eps);
+        n_rows++;
+    }
+    if (n_rows && logits) matmul(c, t, &m->output, c->xb, n_rows, logits);
+    return n_rows;
+}
+
+int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logits, char *err, size_t err_len) {
+    if (!validate_batch(c, b, err, err_len)) return -1;
+    double t0 = now_seconds();
+    embed(c, b);
+    for (int il = 0; il < c->m->n_layer; il++) {
+        attention_block(c, t, b, il);
+        ffn_block(c, t, b->n_tokens, il);
+    }
+    for (int i = 0; i < b->n_tokens; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        c->kv_len[seq] = b->pos[i] + 1;
+    }
+    int n_rows = output_logits(c, t, b, logits);
+    c->stats.n_forwards++;
+    c->stats.n_tokens += (uint64_t)b->n_tokens;
+    c->stats.weight_bytes_read += aion_model_forward_bytes(c->m, n_rows > 0 && logits);
+    c->stats.forward_seconds += now_seconds() - t0;
+    return n_rows;
+}

@@ -1,0 +1,86 @@
+/*
+ * quant.h - tensor element types, block formats and the dot/matmul kernels.
+ *
+ * Everything that knows how bytes of a weight row turn into numbers lives in
+ * quant.c: block layouts (bit-compatible with ggml/GGUF so published files load
+ * as they are), conversion to and from float, and the matmul kernels that the
+ * forward pass spends its time in. Kernels come in a scalar reference and SIMD
+ * variants (AVX2, AVX-512, VNNI) picked at run time from the CPU feature table;
+ * tests compare every variant with the scalar one.
+ *
+ * Activations are prepared once per matmul input ("act"): quantized to Q8_0
+ * blocks for the 8- and 4-bit weight types (so the inner loop is an integer dot
+ * product), kept F32 for F32/F16/BF16 weights.
+ */
+#ifndef AION_QUANT_H
+#define AION_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Values are GGUF's ggml_type ids. */
+enum aion_dtype {
+    AION_DT_F32 = 0,
+    AION_DT_F16 = 1,
+    AION_DT_Q4_0 = 2,
+    AION_DT_Q4_1 = 3,
+    AION_DT_Q5_0 = 6,
+    AION_DT_Q5_1 = 7,
+    AION_DT_Q8_0 = 8,
+    AION_DT_Q8_1 = 9,
+    AION_DT_Q2_K = 10,
+    AION_DT_Q3_K = 11,
+    AION_DT_Q4_K = 12,
+    AION_DT_Q5_K = 13,
+    AION_DT_Q6_K = 14,
+    AION_DT_Q8_K = 15,
+    AION_DT_BF16 = 30,
+    AION_DT_COUNT = 40
+};
+
+/* Known to the file format (sizes are defined) - used by the GGUF reader to validate. */
+bool quant_type_known(int type);
+/* Supported by the kernels (the model loader rejects the rest with a clear error). */
+bool quant_type_supported(int type);
+const char *quant_type_name(int type);        /* "q8_0", ...; "unknown" otherwise */
+int quant_type_from_name(const char *name);   /* -1 if unknown */
+int64_t quant_block_elems(int type);          /* elements per block (1 for float types) */
+size_t quant_block_bytes(int type);           /* bytes per block */
+/* Bytes of a row of n elements; n must be a multiple of the block size. */
+size_t quant_row_bytes(int type, int64_t n);
+
+/* Conversions (scalar; used at load, in tools and in tests, never on the hot path). */
+void quant_dequantize_row(int type, const void *src, float *dst, int64_t n);
+/* Quantize n floats (n multiple of block) to type; supports F32, F16, BF16, Q8_0, Q4_0 (+ K-quants
+ * when implemented). Returns false for an unsupported target type. Rounding matches ggml's
+ * reference quantizers so files written here are what llama.cpp would write. */
+bool quant_quantize_row(int type, const float *src, void *dst, int64_t n);
+
+float quant_f16_to_f32(uint16_t h);
+uint16_t quant_f32_to_f16(float f);
+float quant_bf16_to_f32(uint16_t h);
+uint16_t quant_f32_to_bf16(float f);
+
+/* ---- matmul ---- */
+/* Bytes needed for one prepared activation row of n_cols for weights of wtype. */
+size_t quant_act_row_bytes(int wtype, int64_t n_cols);
+/* Prepare one activation row (x has n_cols floats). */
+void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols);
+
+/* For rows r in [r0, r1) of W (wtype, n_cols columns, rows contiguous with quant_row_bytes stride)
+ * and tokens t in [0, n_tok) whose prepared activations are consecutive rows of `act`
+ * (stride quant_act_row_bytes): y[t * ldy + r] = dot(W[r], x[t]).
+ * Reads each weight block once for all n_tok tokens. Thread-safe over disjoint row ranges. */
+void quant_matmul(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1);
+
+/* The scalar reference of the same (tests compare against it). */
+void quant_matmul_ref(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                      int64_t ldy, int64_t r0, int64_t r1);
+
+/* Small float vector helpers used by the forward pass (SIMD where available). */
+float quant_dot_f32(const float *a, const float *b, int64_t n);
+void quant_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a*x */
+
+#endif

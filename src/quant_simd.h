@@ -1,0 +1,87 @@
+/*
+ * quant_simd.h - the private contract between quant.c and its SIMD kernel files.
+ *
+ * quant.c owns the public API, the scalar reference and the dispatch; the
+ * kernels in quant_avx2.c and quant_avx512.c are compiled for their ISA and only
+ * called after cpu_get() says the machine has it. What they must agree on lives
+ * here: the argument bundle of a matmul and the layout of a prepared activation
+ * row for the integer weight types, which no one outside quant*.c ever sees.
+ *
+ * Prepared activation row for Q8_0 / Q4_0 weights (nb = n_cols / 32 blocks),
+ * three regions, each padded to 64 bytes so a 64-byte-aligned buffer keeps
+ * every pair-of-blocks load aligned:
+ *   quants  int8 q[nb * 32]        x ~= scale_b * q, q in [-127, 127]
+ *   scales  float s[nb * 8]        scale_b repeated 8 times: one vector load
+ *                                  gives the per-lane scale of a block's
+ *                                  8 int32 dot-product lanes
+ *   corr    int32 c[nb * 8]        c[8b + l] = -K * (q[32b+4l] + ... + q[32b+4l+3])
+ * The u8 x s8 dot-product instructions (vpdpbusd, vpmaddubsw) want one operand
+ * unsigned; the kernels feed the weights as unsigned (Q8_0 biased by +128, Q4_0
+ * nibbles as stored, i.e. biased by +8) and start each lane's sum at c, which
+ * removes the bias exactly: K = 128 for Q8_0 and 8 for Q4_0, so the act row
+ * depends on the weight type it is prepared for.
+ */
+#ifndef AION_QUANT_SIMD_H
+#define AION_QUANT_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define QUANT_HAVE_X86_KERNELS 1
+#else
+#define QUANT_HAVE_X86_KERNELS 0
+#endif
+
+#define QUANT_QBLOCK 32 /* elements of a Q8_0 / Q4_0 block */
+
+/* One matmul call, cut to a chunk of tokens whose activations stay in cache. */
+typedef struct quant_mm {
+    int wtype;
+    const uint8_t *w;     /* row 0 of the weights */
+    size_t w_row_bytes;
+    int64_t n_cols;
+    const uint8_t *act;   /* prepared row of the first token */
+    size_t act_row_bytes;
+    int n_tok;
+    float *y;             /* y[t * ldy + r] */
+    int64_t ldy;
+    int64_t r0, r1;
+} quant_mm;
+
+static inline size_t quant_act_region_bytes(int64_t n_cols) {
+    size_t bytes = (size_t)(n_cols / QUANT_QBLOCK) * 32;
+    return (bytes + 63) & ~(size_t)63;
+}
+
+static inline const int8_t *quant_act_quants(const uint8_t *act) { return (const int8_t *)act; }
+
+static inline const float *quant_act_scales(const uint8_t *act, int64_t n_cols) {
+    return (const float *)(act + quant_act_region_bytes(n_cols));
+}
+
+static inline const int32_t *quant_act_corr(const uint8_t *act, int64_t n_cols) {
+    return (const int32_t *)(act + 2 * quant_act_region_bytes(n_cols));
+}
+
+/* The unsigned bias the kernels give this weight type (see corr above). */
+static inline int32_t quant_act_bias(int wtype) { return wtype == AION_DT_Q4_0 ? 8 : 128; }
+
+#if QUANT_HAVE_X86_KERNELS
+/* Return false when the type has no kernel at this ISA (the caller then runs the reference). */
+bool quant_matmul_avx2(const quant_mm *m);
+bool quant_matmul_avx512(const quant_mm *m);
+
+/* Quantize one activation row to the layout above; bit-identical to the scalar version. */
+void quant_act_prepare_q_avx2(int wtype, const float *x, uint8_t *act, int64_t n_cols);
+void quant_act_prepare_q_avx512(int wtype, const float *x, uint8_t *act, int64_t n_cols);
+
+float quant_dot_f32_avx2(const float *a, const float *b, int64_t n);
+float quant_dot_f32_avx512(const float *a, const float *b, int64_t n);
+void quant_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
+void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
+#endif
+
+#endif
