@@ -183,6 +183,7 @@ static bool fail(cursor *c, const char *fmt, ...) {
 static size_t bytes_left(const cursor *c) { return c->size - c->pos; }
 
 static bool take(cursor *c, uint64_t n, const char *what, const uint8_t **out) {
+    *out = NULL;
     if (n > bytes_left(c))
         return fail(c, "truncated: %s needs %" PRIu64 " bytes at offset %zu but the file is %zu bytes", what, n,
                     c->pos, c->size);
@@ -206,6 +207,7 @@ static bool read_u64(cursor *c, const char *what, uint64_t *v) {
 }
 
 static bool read_str(cursor *c, const char *what, const uint8_t **p, uint64_t *len) {
+    *p = NULL;
     char len_what[64];
     snprintf(len_what, sizeof len_what, "%s length", what);
     if (!read_u64(c, len_what, len)) return false;

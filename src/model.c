@@ -24,6 +24,7 @@
 
 #include "aion.h"
 #include "gguf.h"
+#include "model.h"
 #include "quant.h"
 #include "threadpool.h"
 #include "tokenizer.h"
@@ -775,3 +776,10 @@ int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logit
     c->stats.forward_seconds += now_seconds() - t0;
     return n_rows;
 }
+
+/* ------------------------------------------------------- internal views */
+
+int model_kv_dim(const aion_ctx *c) { return c->kv_dim; }
+int model_n_layer(const aion_ctx *c) { return c->m->n_layer; }
+const float *model_kv_key(const aion_ctx *c, int seq, int il, int pos) { return kv_row(c, c->k_cache, seq, il, pos); }
+const float *model_kv_value(const aion_ctx *c, int seq, int il, int pos) { return kv_row(c, c->v_cache, seq, il, pos); }

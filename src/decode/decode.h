@@ -36,7 +36,13 @@ typedef struct decode_config {
     float draft_p_min;     /* spec: stop drafting when the draft's top probability falls below */
     int n_buckets;
     int buckets[DECODE_MAX_BUCKETS]; /* ascending forward sizes a verification may use */
+    int accept_rule;       /* DECODE_ACCEPT_EXACT; the other rule exists to show the test catches it */
 } decode_config;
+
+enum decode_accept_rule {
+    DECODE_ACCEPT_EXACT = 0, /* rejection sampling: lossless */
+    DECODE_ACCEPT_NAIVE = 1, /* keep any draft the target could have sampled: a plausible, wrong rule */
+};
 
 decode_config decode_default_config(void);
 

@@ -299,6 +299,7 @@ static int bucket_index(const decode_config *cfg, int n) {
 /* Accept or reject draft token x under target distribution p and draft distribution q. On
  * rejection, p is overwritten with the residual norm(max(0, p - q)) to draw the correction from. */
 static bool accept_draft(decoder *d, float *p, const float *q, int32_t x) {
+    if (d->cfg.accept_rule == DECODE_ACCEPT_NAIVE && p[x] > 0) return true;
     if (p[x] >= q[x] || aion_sampler_uniform(d->sampler) * q[x] < p[x]) return true;
     double sum = 0;
     for (int i = 0; i < d->n_vocab; i++) {

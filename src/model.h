@@ -1,0 +1,20 @@
+/*
+ * model.h - internal views of a context that tests and the simulator need.
+ *
+ * Not part of the public API: read-only access to cached keys/values so that
+ * tests can assert that a rolled-back cache equals one that never saw the
+ * rejected tokens.
+ */
+#ifndef AION_MODEL_H
+#define AION_MODEL_H
+
+#include "aion.h"
+
+/* Width of one cached key (or value) row: n_head_kv * head_dim floats. */
+int model_kv_dim(const aion_ctx *c);
+int model_n_layer(const aion_ctx *c);
+/* Key / value row of layer il at position pos of sequence seq (pos < aion_kv_len). */
+const float *model_kv_key(const aion_ctx *c, int seq, int il, int pos);
+const float *model_kv_value(const aion_ctx *c, int seq, int il, int pos);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * quant.c - element conversions, GGUF block (de)quantization, activation
+ * preparation, the scalar reference matmul and the run-time kernel dispatch.
+ *
+ * Everything here is plain C that runs on any CPU: it is the definition the
+ * SIMD kernels (quant_avx2.c, quant_avx512.c) are tested against, and the path
+ * a machine without AVX2 takes. The block formats are GGUF's, bit for bit:
+ *   Q8_0  f16 d, int8 q[32]          x = d * q
+ *   Q4_0  f16 d, uint8 qs[16]        x_j = d * ((qs[j] & 15) - 8),
+ *                                    x_{j+16} = d * ((qs[j] >> 4) - 8)
+ * and the quantizers round exactly as ggml's reference ones (and the project's
+ * tools/gguf.py) do, so a file written by either dequantizes to the same floats.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "quant.h"
+#include "quant_simd.h"
+
+/* Prepared activations of one kernel call are meant to stay in L2 while every
+ * weight row streams past them once; larger batches are cut into chunks. */
+#define ACT_CACHE_BUDGET (256 * 1024)
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint16_t load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static void store_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, sizeof v); }
+
+/* ---- f16 / bf16 ---- */
+
+float quant_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
+    if (exp == 0) {
+        /* zero or subnormal: mant * 2^-24 is exact in f32 */
+        float v = (float)mant * 0x1p-24f;
+        return bits_f32(f32_bits(v) | sign);
+    }
+    if (exp == 31) return bits_f32(sign | 0x7F800000u | (mant << 13));
+    return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+/* Round-to-nearest-even of `value >> shift` (shift >= 1). */
+static uint32_t shift_round_even(uint32_t value, int shift) {
+    uint32_t kept = value >> shift;
+    uint32_t rest = value & ((1u << shift) - 1u);
+    uint32_t half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (kept & 1u))) kept++;
+    return kept;
+}
+
+uint16_t quant_f32_to_f16(float f) {
+    uint32_t x = f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (ax > 0x7F800000u) return sign | 0x7E00u | (uint16_t)((ax >> 13) & 0x3FFu); /* quiet NaN */
+    if (ax >= 0x477FF000u) return sign | 0x7C00u; /* rounds past 65504: inf */
+    if (ax < 0x38800000u) {
+        /* below the smallest normal half (2^-14): a multiple of 2^-24 or zero */
+        if (ax <= 0x33000000u) return sign; /* <= 2^-25 rounds (ties-even) to 0 */
+        uint32_t mant = (ax & 0x7FFFFFu) | 0x800000u;
+        int shift = 126 - (int)(ax >> 23);
+        return sign | (uint16_t)shift_round_even(mant, shift);
+    }
+    /* normal: rebias the exponent; a mantissa carry correctly bumps the exponent */
+    return sign | (uint16_t)shift_round_even(ax - 0x38000000u, 13);
+}
+
+float quant_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t quant_f32_to_bf16(float f) {
+    uint32_t x = f32_bits(f);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
+    return (uint16_t)((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+}
+
+/* ---- block quantizers ---- */
+
+/* roundf's halves-away-from-zero, clamped so a degenerate scale cannot make the int8 cast UB. */
+static int8_t round_to_q8(float v) {
+    float r = roundf(v);
+    if (!(r >= -127.0f)) r = isnan(r) ? 0.0f : -127.0f;
+    if (r > 127.0f) r = 127.0f;
+    return (int8_t)r;
+}
+
+static float block_absmax(const float *x) {
+    float amax = 0.0f;
+    for (int j = 0; j < QUANT_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    return amax;
+}
+
+/* d = amax / 127 kept in f32 for the division so rounding matches ggml; stored as f16. */
+static void quantize_block_q8_0(const float *x, uint8_t *block) {
+    float d = block_absmax(x) / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    store_u16(block, quant_f32_to_f16(d));
+    int8_t *q = (int8_t *)(block + 2);
+    for (int j = 0; j < QUANT_QBLOCK; j++) q[j] = round_to_q8(x[j] * id);
+}
+
+static uint8_t q4_level(float v) {
+    float t = v + 8.5f;
+    int q = t > 0.0f ? (int)t : 0; /* truncation, as ggml's (int8_t) cast */
+    return (uint8_t)(q > 15 ? 15 : q);
+}
+
+/* The scale maps the element of largest magnitude (sign kept) to -8, the one level with no
+ * positive twin, so the full [-8, 7] range is used. */
+static void quantize_block_q4_0(const float *x, uint8_t *block) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < QUANT_QBLOCK; j++)
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    float d = max / -8.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    store_u16(block, quant_f32_to_f16(d));
+    uint8_t *qs = block + 2;
+    for (int j = 0; j < QUANT_QBLOCK / 2; j++)
+        qs[j] = (uint8_t)(q4_level(x[j] * id) | q4_level(x[j + 16] * id) << 4);
+}
+
+static void dequantize_block_q8_0(const uint8_t *block, float *y) {
+    float d = quant_f16_to_f32(load_u16(block));
+    const int8_t *q = (const int8_t *)(block + 2);
+    for (int j = 0; j < QUANT_QBLOCK; j++) y[j] = (float)q[j] * d;
+}
+
+static void dequantize_block_q4_0(const uint8_t *block, float *y) {
+    float d = quant_f16_to_f32(load_u16(block));
+    const uint8_t *qs = block + 2;
+    for (int j = 0; j < QUANT_QBLOCK / 2; j++) {
+        y[j] = (float)((qs[j] & 15) - 8) * d;
+        y[j + 16] = (float)((qs[j] >> 4) - 8) * d;
+    }
+}
+
+void quant_dequantize_row(int type, const void *src, float *dst, int64_t n) {
+    const uint8_t *s = src;
+    switch (type) {
+    case AION_DT_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case AION_DT_F16:
+        for (int64_t i = 0; i < n; i++) dst[i] = quant_f16_to_f32(load_u16(s + 2 * i));
+        break;
+    case AION_DT_BF16:
+        for (int64_t i = 0; i < n; i++) dst[i] = quant_bf16_to_f32(load_u16(s + 2 * i));
+        break;
+    case AION_DT_Q8_0:
+        for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) dequantize_block_q8_0(s + 34 * b, dst + 32 * b);
+        break;
+    case AION_DT_Q4_0:
+        for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) dequantize_block_q4_0(s + 18 * b, dst + 32 * b);
+        break;
+    default: memset(dst, 0, (size_t)n * sizeof(float)); break;
+    }
+}
+
+bool quant_quantize_row(int type, const float *src, void *dst, int64_t n) {
+    uint8_t *d = dst;
+    switch (type) {
+    case AION_DT_F32: memcpy(dst, src, (size_t)n * sizeof(float)); return true;
+    case AION_DT_F16:
+        for (int64_t i = 0; i < n; i++) store_u16(d + 2 * i, quant_f32_to_f16(src[i]));
+        return true;
+    case AION_DT_BF16:
+        for (int64_t i = 0; i < n; i++) store_u16(d + 2 * i, quant_f32_to_bf16(src[i]));
+        return true;
+    case AION_DT_Q8_0:
+        for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) quantize_block_q8_0(src + 32 * b, d + 34 * b);
+        return true;
+    case AION_DT_Q4_0:
+        for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) quantize_block_q4_0(src + 32 * b, d + 18 * b);
+        return true;
+    default: return false;
+    }
+}
+
+/* ---- dispatch ---- */
+
+typedef enum kernel_isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512 } kernel_isa;
+
+/* The AVX-512 file is compiled with VNNI enabled, so it runs only where VNNI exists. */
+static kernel_isa pick_isa(void) {
+#if QUANT_HAVE_X86_KERNELS
+    const cpu_features *f = cpu_get();
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)
+        return ISA_AVX512;
+    if (f->avx2 && f->fma && f->f16c) return ISA_AVX2;
+#endif
+    return ISA_SCALAR;
+}
+
+static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0; }
+
+/* ---- activations ---- */
+
+size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
+    if (is_int_weight(wtype)) return 3 * quant_act_region_bytes(n_cols);
+    return (size_t)n_cols * sizeof(float);
+}
+
+/* The scalar definition of the prepared row (layout in quant_simd.h). The block scale stays
+ * f32: it never goes to a file, and the extra precision is free. */
+static void act_prepare_q_scalar(int wtype, const float *x, uint8_t *act, int64_t n_cols) {
+    size_t region = quant_act_region_bytes(n_cols);
+    memset(act, 0, 3 * region); /* padding is read as a zero block by the pair kernels */
+    int8_t *q = (int8_t *)act;
+    float *scales = (float *)(act + region);
+    int32_t *corr = (int32_t *)(act + 2 * region);
+    int32_t bias = quant_act_bias(wtype);
+    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+        const float *xb = x + QUANT_QBLOCK * b;
+        float d = block_absmax(xb) / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int8_t *qb = q + QUANT_QBLOCK * b;
+        for (int j = 0; j < QUANT_QBLOCK; j++) qb[j] = round_to_q8(xb[j] * id);
+        for (int lane = 0; lane < 8; lane++) {
+            scales[8 * b + lane] = d;
+            const int8_t *g = qb + 4 * lane;
+            corr[8 * b + lane] = -bias * (g[0] + g[1] + g[2] + g[3]);
+        }
+    }
+}
+
+void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols) {
+    if (!is_int_weight(wtype)) {
+        if (act != x) memcpy(act, x, (size_t)n_cols * sizeof(float));
+        return;
+    }
+    switch (pick_isa()) {
+#if QUANT_HAVE_X86_KERNELS
+    case ISA_AVX512: quant_act_prepare_q_avx512(wtype, x, act, n_cols); return;
+    case ISA_AVX2: quant_act_prepare_q_avx2(wtype, x, act, n_cols); return;
+#endif
+    default: act_prepare_q_scalar(wtype, x, act, n_cols); return;
+    }
+}
+
+/* ---- reference matmul ---- */
+
+static int32_t dot_block_q8_0(const uint8_t *block, const int8_t *x) {
+    const int8_t *q = (const int8_t *)(block + 2);
+    int32_t sum = 0;
+    for (int j = 0; j < QUANT_QBLOCK; j++) sum += q[j] * x[j];
+    return sum;
+}
+
+static int32_t dot_block_q4_0(const uint8_t *block, const int8_t *x) {
+    const uint8_t *qs = block + 2;
+    int32_t sum = 0;
+    for (int j = 0; j < QUANT_QBLOCK / 2; j++)
+        sum += ((qs[j] & 15) - 8) * x[j] + ((qs[j] >> 4) - 8) * x[j + 16];
+    return sum;
+}
+
+static float dot_ref_q(int wtype, const uint8_t *row, const uint8_t *act, int64_t n_cols) {
+    const int8_t *xq = quant_act_quants(act);
+    const float *xs = quant_act_scales(act, n_cols);
+    size_t bb = quant_block_bytes(wtype);
+    double sum = 0.0;
+    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+        const uint8_t *block = row + bb * b;
+        int32_t dot = wtype == AION_DT_Q8_0 ? dot_block_q8_0(block, xq + 32 * b)
+                                            : dot_block_q4_0(block, xq + 32 * b);
+        sum += (double)(quant_f16_to_f32(load_u16(block)) * xs[8 * b]) * dot;
+    }
+    return (float)sum;
+}
+
+static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_t n_cols) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n_cols; i++) {
+        float w;
+        if (wtype == AION_DT_F32) memcpy(&w, row + 4 * i, sizeof w);
+        else if (wtype == AION_DT_F16) w = quant_f16_to_f32(load_u16(row + 2 * i));
+        else w = quant_bf16_to_f32(load_u16(row + 2 * i));
+        sum += (double)w * x[i];
+    }
+    return (float)sum;
+}
+
+static void matmul_ref_chunk(const quant_mm *m) {
+    for (int64_t r = m->r0; r < m->r1; r++) {
+        const uint8_t *row = m->w + m->w_row_bytes * r;
+        for (int t = 0; t < m->n_tok; t++) {
+            const uint8_t *act = m->act + m->act_row_bytes * t;
+            m->y[t * m->ldy + r] = is_int_weight(m->wtype)
+                                       ? dot_ref_q(m->wtype, row, act, m->n_cols)
+                                       : dot_ref_float(m->wtype, row, (const float *)act, m->n_cols);
+        }
+    }
+}
+
+static bool kernel_supported(int wtype) {
+    return wtype == AION_DT_F32 || wtype == AION_DT_F16 || wtype == AION_DT_BF16 || is_int_weight(wtype);
+}
+
+static quant_mm make_mm(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                        int64_t ldy, int64_t r0, int64_t r1) {
+    return (quant_mm){.wtype = wtype,
+                      .w = w,
+                      .w_row_bytes = quant_row_bytes(wtype, n_cols),
+                      .n_cols = n_cols,
+                      .act = act,
+                      .act_row_bytes = quant_act_row_bytes(wtype, n_cols),
+                      .n_tok = n_tok,
+                      .y = y,
+                      .ldy = ldy,
+                      .r0 = r0,
+                      .r1 = r1};
+}
+
+void quant_matmul_ref(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                      int64_t ldy, int64_t r0, int64_t r1) {
+    if (!kernel_supported(wtype) || r0 >= r1 || n_tok <= 0) return;
+    quant_mm m = make_mm(wtype, w, n_cols, act, n_tok, y, ldy, r0, r1);
+    matmul_ref_chunk(&m);
+}
+
+static void run_chunk(kernel_isa isa, const quant_mm *m) {
+#if QUANT_HAVE_X86_KERNELS
+    if (isa == ISA_AVX512 && quant_matmul_avx512(m)) return;
+    if (isa >= ISA_AVX2 && quant_matmul_avx2(m)) return;
+#endif
+    matmul_ref_chunk(m);
+}
+
+/* Tokens per chunk: as many as keep their prepared rows within the cache budget, in whole
+ * tiles of 4, so each weight row is read from memory once per chunk. */
+static int tokens_per_chunk(size_t act_row_bytes) {
+    size_t fit = ACT_CACHE_BUDGET / (act_row_bytes ? act_row_bytes : 1);
+    int n = fit > 4096 ? 4096 : (int)fit;
+    n &= ~3;
+    return n < 4 ? 4 : n;
+}
+
+void quant_matmul(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1) {
+    if (!kernel_supported(wtype) || r0 >= r1 || n_tok <= 0) return;
+    kernel_isa isa = pick_isa();
+    quant_mm m = make_mm(wtype, w, n_cols, act, n_tok, y, ldy, r0, r1);
+    int chunk = tokens_per_chunk(m.act_row_bytes);
+    for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+        quant_mm part = m;
+        part.act = m.act + m.act_row_bytes * (size_t)t0;
+        part.y = m.y + m.ldy * t0;
+        part.n_tok = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+        run_chunk(isa, &part);
+    }
+}
+
+/* ---- vector helpers ---- */
+
+float quant_dot_f32(const float *a, const float *b, int64_t n) {
+    switch (pick_isa()) {
+#if QUANT_HAVE_X86_KERNELS
+    case ISA_AVX512: return quant_dot_f32_avx512(a, b, n);
+    case ISA_AVX2: return quant_dot_f32_avx2(a, b, n);
+#endif
+    default: break;
+    }
+    /* four partial sums: fewer rounding steps in a row, and no loop-carried dependency chain */
+    float s[4] = {0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += a[i + k] * b[i + k];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+void quant_axpy_f32(float *y, float a, const float *x, int64_t n) {
+    switch (pick_isa()) {
+#if QUANT_HAVE_X86_KERNELS
+    case ISA_AVX512: quant_axpy_f32_avx512(y, a, x, n); return;
+    case ISA_AVX2: quant_axpy_f32_avx2(y, a, x, n); return;
+#endif
+    default: break;
+    }
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}

@@ -1,0 +1,289 @@
+/*
+ * quant_avx512.c - the AVX-512 kernels (F, BW, VL, DQ, VNNI): the engine's main path on
+ * recent x86 servers and desktops.
+ *
+ * A matmul walks rows in groups of 4 and, for each group, tokens in tiles of up
+ * to 4; a tile keeps 4 x 4 accumulators in zmm registers, so every weight block
+ * is loaded and unpacked once per tile and reused by all its tokens. That is
+ * what makes a forward of 8 tokens (prefill, speculative verification) cost
+ * far less than 8 forwards of one token: the weights, not the arithmetic, are
+ * the cost of a decode step.
+ *
+ * Integer weights go through vpdpbusd two blocks (64 bytes) at a time: the
+ * weights are the unsigned operand (see quant_simd.h for the bias and its exact
+ * correction), each block's 8 int32 lanes are converted to float and scaled by
+ * d_weight * d_act lane-wise, so the only horizontal sum is at the end of the
+ * row. Float weights are widened to f32 (vcvtph2ps for F16, a 16-bit shift for
+ * BF16) and accumulated with FMA in f32.
+ */
+#include "quant_simd.h"
+
+#if QUANT_HAVE_X86_KERNELS
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#define ROW_TILE 4
+#define TOK_TILE 4
+
+static inline uint16_t load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* ---- activation preparation ---- */
+
+/* roundf's halves-away-from-zero, then quant.c's clamp (NaN -> 0, into [-127, 127]);
+ * v - trunc(v) is exact, so the comparison with 0.5 decides ties exactly. */
+ALWAYS_INLINE __m512i round_to_q8(__m512 v) {
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+    __mmask16 away = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 step = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    __m512 r = _mm512_mask_add_ps(t, away, t, step);
+    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    return _mm512_cvttps_epi32(r);
+}
+
+static void prepare_block(const float *x, int32_t bias, int8_t *q, float *scale, int32_t *corr) {
+    __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    /* max(|x|, m) keeps m when |x| is NaN, as fmaxf does in the scalar version */
+    __m512 m = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps());
+    m = _mm512_max_ps(_mm512_abs_ps(x1), m);
+    float d = _mm512_reduce_max_ps(m) / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    __m512 vid = _mm512_set1_ps(id);
+    __m128i q0 = _mm512_cvtepi32_epi8(round_to_q8(_mm512_mul_ps(x0, vid)));
+    __m128i q1 = _mm512_cvtepi32_epi8(round_to_q8(_mm512_mul_ps(x1, vid)));
+    __m256i qs = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+    _mm256_storeu_si256((__m256i *)q, qs);
+    _mm256_storeu_ps(scale, _mm256_set1_ps(d));
+    __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), qs);
+    _mm256_storeu_si256((__m256i *)corr, _mm256_mullo_epi32(sums, _mm256_set1_epi32(-bias)));
+}
+
+void quant_act_prepare_q_avx512(int wtype, const float *x, uint8_t *act, int64_t n_cols) {
+    size_t region = quant_act_region_bytes(n_cols);
+    int64_t nb = n_cols / QUANT_QBLOCK;
+    int8_t *q = (int8_t *)act;
+    float *scales = (float *)(act + region);
+    int32_t *corr = (int32_t *)(act + 2 * region);
+    int32_t bias = quant_act_bias(wtype);
+    for (int64_t b = 0; b < nb; b++)
+        prepare_block(x + QUANT_QBLOCK * b, bias, q + 32 * b, scales + 8 * b, corr + 8 * b);
+    size_t pad = region - (size_t)nb * 32; /* the kernels read the padding as a zero block */
+    memset(q + 32 * nb, 0, pad);
+    memset(scales + 8 * nb, 0, pad);
+    memset(corr + 8 * nb, 0, pad);
+}
+
+/* ---- integer weights: two blocks per zmm ---- */
+
+/* [d0 x 8, d1 x 8]: the scale of each int32 lane of a block pair's dot product. */
+ALWAYS_INLINE __m512 pair_scales(const uint8_t *b0, const uint8_t *b1) {
+    uint32_t h = load_u16(b0) | (uint32_t)load_u16(b1) << 16;
+    __m512 d = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), d);
+}
+
+/* Q8_0 quants + 128: unsigned, as vpdpbusd wants its first operand. */
+ALWAYS_INLINE __m512i pair_q8_0(const uint8_t *b0, const uint8_t *b1) {
+    __m256i lo = _mm256_loadu_si256((const __m256i *)(b0 + 2));
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(b1 + 2));
+    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    return _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+}
+
+/* Q4_0 nibbles in element order: [lo(b0) hi(b0) lo(b1) hi(b1)], 16 bytes each. A 64-bit
+ * shift by 4 is as good as a byte shift here: the bits it drags in from the next byte land
+ * in the high nibble, which the mask clears. */
+ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)(b0 + 2));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(b1 + 2));
+    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    __m512i z = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0), _mm512_castsi256_si512(q));
+    z = _mm512_srlv_epi64(z, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
+}
+
+typedef struct act_ptrs {
+    const int8_t *q;
+    const float *scale;
+    const int32_t *corr;
+} act_ptrs;
+
+ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
+    const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
+    return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols)};
+}
+
+/* Rows [r, r+R) x tokens [t0, t0+T): R and T are compile-time constants at every call site,
+ * so the accumulator array lives in registers. */
+ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    const int64_t nb = m->n_cols / QUANT_QBLOCK;
+    const size_t bb = wtype == AION_DT_Q8_0 ? 34 : 18;
+    const uint8_t *row[ROW_TILE];
+    act_ptrs x[TOK_TILE];
+    __m512 acc[ROW_TILE][TOK_TILE];
+    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+
+    for (int64_t b = 0; b < nb; b += 2) {
+        /* an odd last block pairs with itself; its act partner is the zeroed padding */
+        const int64_t b1 = b + 1 < nb ? b + 1 : b;
+        __m512i wq[ROW_TILE];
+        __m512 wd[ROW_TILE];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *p0 = row[i] + bb * b, *p1 = row[i] + bb * b1;
+            wq[i] = wtype == AION_DT_Q8_0 ? pair_q8_0(p0, p1) : pair_q4_0(p0, p1);
+            wd[i] = pair_scales(p0, p1);
+        }
+        for (int t = 0; t < T; t++) {
+            __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
+            __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
+            __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
+            for (int i = 0; i < R; i++) {
+                __m512i dot = _mm512_dpbusd_epi32(xc, wq[i], xq);
+                acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+}
+
+ALWAYS_INLINE void q_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+    int t = 0;
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) q_tile(m, wtype, r, t, R, TOK_TILE);
+    switch (m->n_tok - t) {
+    case 3: q_tile(m, wtype, r, t, R, 3); break;
+    case 2: q_tile(m, wtype, r, t, R, 2); break;
+    case 1: q_tile(m, wtype, r, t, R, 1); break;
+    default: break;
+    }
+}
+
+ALWAYS_INLINE void q_matmul(const quant_mm *m, const int wtype) {
+    int64_t r = m->r0;
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) q_row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) q_row_group(m, wtype, r, 1);
+}
+
+static void q8_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q8_0); }
+static void q4_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q4_0); }
+
+/* ---- float weights: 16 columns per zmm ---- */
+
+ALWAYS_INLINE __m512 widen_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+ALWAYS_INLINE __m512 load_w16(const int wtype, const uint8_t *p) {
+    if (wtype == AION_DT_F32) return _mm512_loadu_ps(p);
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return wtype == AION_DT_F16 ? _mm512_cvtph_ps(h) : widen_bf16(h);
+}
+
+ALWAYS_INLINE __m512 load_w16_masked(const int wtype, const uint8_t *p, __mmask16 k) {
+    if (wtype == AION_DT_F32) return _mm512_maskz_loadu_ps(k, p);
+    __m256i h = _mm256_maskz_loadu_epi16(k, p);
+    return wtype == AION_DT_F16 ? _mm512_cvtph_ps(h) : widen_bf16(h);
+}
+
+ALWAYS_INLINE void f_step(const int wtype, const uint8_t *const *row, const float *const *x, int64_t col,
+                          __mmask16 k, const bool masked, __m512 acc[ROW_TILE][TOK_TILE], const int R,
+                          const int T) {
+    const size_t es = wtype == AION_DT_F32 ? 4 : 2;
+    __m512 wv[ROW_TILE];
+    for (int i = 0; i < R; i++)
+        wv[i] = masked ? load_w16_masked(wtype, row[i] + es * col, k) : load_w16(wtype, row[i] + es * col);
+    for (int t = 0; t < T; t++) {
+        __m512 xv = masked ? _mm512_maskz_loadu_ps(k, x[t] + col) : _mm512_loadu_ps(x[t] + col);
+        for (int i = 0; i < R; i++) acc[i][t] = _mm512_fmadd_ps(wv[i], xv, acc[i][t]);
+    }
+}
+
+ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    const uint8_t *row[ROW_TILE];
+    const float *x[TOK_TILE];
+    __m512 acc[ROW_TILE][TOK_TILE];
+    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 16 <= m->n_cols; c += 16) f_step(wtype, row, x, c, 0xFFFF, false, acc, R, T);
+    if (c < m->n_cols) f_step(wtype, row, x, c, (__mmask16)((1u << (m->n_cols - c)) - 1), true, acc, R, T);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+}
+
+ALWAYS_INLINE void f_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+    int t = 0;
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) f_tile(m, wtype, r, t, R, TOK_TILE);
+    switch (m->n_tok - t) {
+    case 3: f_tile(m, wtype, r, t, R, 3); break;
+    case 2: f_tile(m, wtype, r, t, R, 2); break;
+    case 1: f_tile(m, wtype, r, t, R, 1); break;
+    default: break;
+    }
+}
+
+ALWAYS_INLINE void f_matmul(const quant_mm *m, const int wtype) {
+    int64_t r = m->r0;
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) f_row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) f_row_group(m, wtype, r, 1);
+}
+
+static void f32_matmul(const quant_mm *m) { f_matmul(m, AION_DT_F32); }
+static void f16_matmul(const quant_mm *m) { f_matmul(m, AION_DT_F16); }
+static void bf16_matmul(const quant_mm *m) { f_matmul(m, AION_DT_BF16); }
+
+bool quant_matmul_avx512(const quant_mm *m) {
+    switch (m->wtype) {
+    case AION_DT_Q8_0: q8_0_matmul(m); return true;
+    case AION_DT_Q4_0: q4_0_matmul(m); return true;
+    case AION_DT_F32: f32_matmul(m); return true;
+    case AION_DT_F16: f16_matmul(m); return true;
+    case AION_DT_BF16: bf16_matmul(m); return true;
+    default: return false;
+    }
+}
+
+/* ---- vector helpers ---- */
+
+float quant_dot_f32_avx512(const float *a, const float *b, int64_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(),
+           s3 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i));
+        _mm512_mask_storeu_ps(y + i, k, v);
+    }
+}
+
+#endif
