@@ -32,7 +32,7 @@
 
 #define GGUF_MAX_NAME 64 /* tensor names: ggml keeps them in a fixed 64-byte field */
 /* The smallest encodings, used to bound counts by the bytes that are left. */
-#define GGUF_MIN_KV_BYTES (8 + 1 + 4 + 1)                 /* 1-byte key, u8 value */
+#define GGUF_MIN_KV_BYTES (8 + 1 + 4 + 1)                  /* 1-byte key, u8 value */
 #define GGUF_MIN_TENSOR_INFO_BYTES (8 + 1 + 4 + 8 + 4 + 8) /* 1-byte name, 1 dim */
 #define GGUF_STR_LEN_BYTES 8
 
@@ -62,7 +62,8 @@ static void store_le(uint8_t *p, uint64_t v, size_t n) {
 static const char *printable(char *buf, size_t buf_len, const void *bytes, size_t len) {
     const uint8_t *p = bytes;
     size_t keep = len < 64 ? len : 64, o = 0;
-    for (size_t i = 0; i < keep && o + 1 < buf_len; i++) buf[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+    for (size_t i = 0; i < keep && o + 1 < buf_len; i++)
+        buf[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
     if (keep < len && o + 4 < buf_len) {
         memcpy(buf + o, "...", 3);
         o += 3;
@@ -185,8 +186,8 @@ static size_t bytes_left(const cursor *c) { return c->size - c->pos; }
 static bool take(cursor *c, uint64_t n, const char *what, const uint8_t **out) {
     *out = NULL;
     if (n > bytes_left(c))
-        return fail(c, "truncated: %s needs %" PRIu64 " bytes at offset %zu but the file is %zu bytes", what, n,
-                    c->pos, c->size);
+        return fail(c, "truncated: %s needs %" PRIu64 " bytes at offset %zu but the file is %zu bytes", what,
+                    n, c->pos, c->size);
     *out = c->base + c->pos;
     c->pos += (size_t)n;
     return true;
@@ -212,8 +213,8 @@ static bool read_str(cursor *c, const char *what, const uint8_t **p, uint64_t *l
     snprintf(len_what, sizeof len_what, "%s length", what);
     if (!read_u64(c, len_what, len)) return false;
     if (*len > bytes_left(c))
-        return fail(c, "%s length %" PRIu64 " runs past the end of the file (%zu bytes left at offset %zu)", what,
-                    *len, bytes_left(c), c->pos);
+        return fail(c, "%s length %" PRIu64 " runs past the end of the file (%zu bytes left at offset %zu)",
+                    what, *len, bytes_left(c), c->pos);
     return take(c, *len, what, p);
 }
 
@@ -240,8 +241,8 @@ static bool read_name(cursor *c, const char *what, char **out) {
 static bool parse_magic_and_version(cursor *c, uint32_t *version) {
     if (c->size < 4) return fail(c, "too small to be a GGUF file (%zu bytes)", c->size);
     if (memcmp(c->base, "GGUF", 4) != 0)
-        return fail(c, "not a GGUF file (starts with bytes %02x %02x %02x %02x, expected \"GGUF\")", c->base[0],
-                    c->base[1], c->base[2], c->base[3]);
+        return fail(c, "not a GGUF file (starts with bytes %02x %02x %02x %02x, expected \"GGUF\")",
+                    c->base[0], c->base[1], c->base[2], c->base[3]);
     c->pos = 4;
     if (!read_u32(c, "version", version)) return false;
     if (*version == 2 || *version == 3) return true;
@@ -278,8 +279,8 @@ static bool parse_scalar_value(cursor *c, gguf_kv *kv) {
 
 static bool parse_string_array(cursor *c, gguf_kv *kv) {
     if (kv->count > bytes_left(c) / GGUF_STR_LEN_BYTES)
-        return fail(c, "array of %" PRIu64 " strings cannot fit in the %zu bytes left at offset %zu", kv->count,
-                    bytes_left(c), c->pos);
+        return fail(c, "array of %" PRIu64 " strings cannot fit in the %zu bytes left at offset %zu",
+                    kv->count, bytes_left(c), c->pos);
     if (kv->count == 0) return true;
     kv->str_offsets = malloc((size_t)kv->count * sizeof *kv->str_offsets);
     if (!kv->str_offsets) return fail(c, "out of memory for an array of %" PRIu64 " strings", kv->count);
@@ -294,7 +295,8 @@ static bool parse_string_array(cursor *c, gguf_kv *kv) {
 
 static bool parse_array_value(cursor *c, gguf_kv *kv) {
     uint32_t elem_type;
-    if (!read_u32(c, "array element type", &elem_type) || !read_u64(c, "array length", &kv->count)) return false;
+    if (!read_u32(c, "array element type", &elem_type) || !read_u64(c, "array length", &kv->count))
+        return false;
     if (elem_type >= GGUF_VT_COUNT) return fail(c, "array of unknown value type %" PRIu32, elem_type);
     if (elem_type == GGUF_VT_ARRAY) return fail(c, "arrays of arrays are not supported");
     kv->elem_type = elem_type;
@@ -302,8 +304,9 @@ static bool parse_array_value(cursor *c, gguf_kv *kv) {
     if (elem_type == GGUF_VT_STRING) return parse_string_array(c, kv);
     size_t elem_size = VTYPE_SIZES[elem_type];
     if (kv->count > bytes_left(c) / elem_size)
-        return fail(c, "array of %" PRIu64 " %s values runs past the end of the file (%zu bytes left at offset %zu)",
-                    kv->count, vtype_name(elem_type), bytes_left(c), c->pos);
+        return fail(
+            c, "array of %" PRIu64 " %s values runs past the end of the file (%zu bytes left at offset %zu)",
+            kv->count, vtype_name(elem_type), bytes_left(c), c->pos);
     const uint8_t *p;
     if (!take(c, kv->count * elem_size, "array", &p)) return false;
     return elem_type != GGUF_VT_BOOL || check_bools(c, p, kv->count);
@@ -336,7 +339,8 @@ static bool parse_kvs(cursor *c, gguf_file *f, int n_kv) {
         if (!read_name(c, "key", &kv->key)) return false;
         f->n_kv = i + 1; /* from here on gguf_close frees this entry */
         char shown[80];
-        snprintf(c->where, sizeof c->where, "key '%s'", printable(shown, sizeof shown, kv->key, strlen(kv->key)));
+        snprintf(c->where, sizeof c->where, "key '%s'",
+                 printable(shown, sizeof shown, kv->key, strlen(kv->key)));
         int32_t dup = index_insert(&f->kv_index, i, kv_name_of, f);
         if (dup >= 0) return fail(c, "duplicate key (key/values %d and %d)", (int)dup, i);
         if (!parse_value(c, kv)) return false;
@@ -354,7 +358,8 @@ static bool apply_alignment(cursor *c, gguf_file *f) {
     if (kv->type != GGUF_VT_UINT32)
         return fail(c, "general.alignment must be a u32, not a %s", vtype_name(kv->type));
     uint64_t a = load_le(kv->value, 4);
-    if (a == 0 || (a & (a - 1)) != 0) return fail(c, "general.alignment %" PRIu64 " is not a power of two", a);
+    if (a == 0 || (a & (a - 1)) != 0)
+        return fail(c, "general.alignment %" PRIu64 " is not a power of two", a);
     f->alignment = a;
     return true;
 }
@@ -395,7 +400,8 @@ static bool parse_type_and_size(cursor *c, gguf_tensor *t) {
     int64_t n_elems = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; /* checked by parse_dims */
     uint64_t n_blocks = (uint64_t)(n_elems / block);
     size_t block_bytes = quant_block_bytes(t->type);
-    if (n_blocks > SIZE_MAX / block_bytes) return fail(c, "byte size of %" PRId64 " elements overflows", n_elems);
+    if (n_blocks > SIZE_MAX / block_bytes)
+        return fail(c, "byte size of %" PRId64 " elements overflows", n_elems);
     t->n_bytes = (size_t)n_blocks * block_bytes;
     return true;
 }
@@ -410,12 +416,13 @@ static bool parse_tensor_info(cursor *c, gguf_file *f, int i) {
     char shown[80];
     size_t len = strlen(name);
     if (len > GGUF_MAX_NAME)
-        return fail(c, "tensor name '%s' is %zu bytes long (the limit is %d)", printable(shown, sizeof shown, name, len),
-                    len, GGUF_MAX_NAME);
+        return fail(c, "tensor name '%s' is %zu bytes long (the limit is %d)",
+                    printable(shown, sizeof shown, name, len), len, GGUF_MAX_NAME);
     snprintf(c->where, sizeof c->where, "tensor '%s'", printable(shown, sizeof shown, name, len));
     int32_t dup = index_insert(&f->tensor_index, i, tensor_name_of, f);
     if (dup >= 0) return fail(c, "duplicate tensor name (tensors %d and %d)", (int)dup, i);
-    if (!parse_dims(c, t) || !parse_type_and_size(c, t) || !read_u64(c, "data offset", &t->offset)) return false;
+    if (!parse_dims(c, t) || !parse_type_and_size(c, t) || !read_u64(c, "data offset", &t->offset))
+        return false;
     if (t->offset % f->alignment != 0)
         return fail(c, "data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64, t->offset,
                     f->alignment);
@@ -425,8 +432,8 @@ static bool parse_tensor_info(cursor *c, gguf_file *f, int i) {
 static bool parse_tensor_infos(cursor *c, gguf_file *f, uint64_t n_tensors) {
     /* Re-bound now that the key/values have consumed their share of the file. */
     if (n_tensors > bytes_left(c) / GGUF_MIN_TENSOR_INFO_BYTES)
-        return fail(c, "tensor count %" PRIu64 " cannot fit in the %zu bytes left after the key/values", n_tensors,
-                    bytes_left(c));
+        return fail(c, "tensor count %" PRIu64 " cannot fit in the %zu bytes left after the key/values",
+                    n_tensors, bytes_left(c));
     f->tensors = calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *f->tensors);
     if (!f->tensors || !index_init(&f->tensor_index, (size_t)n_tensors))
         return fail(c, "out of memory for %" PRIu64 " tensors", n_tensors);
@@ -446,7 +453,8 @@ static bool place_tensors(cursor *c, gguf_file *f) {
         gguf_tensor *t = &f->tensors[i];
         if (t->offset > data_len || t->n_bytes > data_len - t->offset) {
             char shown[80];
-            snprintf(c->where, sizeof c->where, "tensor '%s'", printable(shown, sizeof shown, t->name, strlen(t->name)));
+            snprintf(c->where, sizeof c->where, "tensor '%s'",
+                     printable(shown, sizeof shown, t->name, strlen(t->name)));
             if (t->offset <= UINT64_MAX - f->data_start)
                 return fail(c, "data [offset %" PRIu64 ", %zu bytes] lies outside the file (size %zu)",
                             f->data_start + t->offset, t->n_bytes, f->size);
@@ -480,8 +488,8 @@ static bool check_overlaps(cursor *c, const gguf_file *f) {
         if (ext[i].begin >= ext[i - 1].end) continue;
         char a[80], b[80];
         const char *na = f->tensors[ext[i - 1].tensor].name, *nb = f->tensors[ext[i].tensor].name;
-        ok = fail(c, "tensors '%s' and '%s' overlap in the data section", printable(a, sizeof a, na, strlen(na)),
-                  printable(b, sizeof b, nb, strlen(nb)));
+        ok = fail(c, "tensors '%s' and '%s' overlap in the data section",
+                  printable(a, sizeof a, na, strlen(na)), printable(b, sizeof b, nb, strlen(nb)));
     }
     free(ext);
     return ok;
@@ -500,7 +508,8 @@ static void set_error(char *err, size_t err_len, const char *name, const char *w
 
 gguf_file *gguf_open_buffer(const void *data, size_t size, const char *name, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
-    cursor c = {.base = data, .size = size, .file_name = name ? name : "<buffer>", .err = err, .err_len = err_len};
+    cursor c = {
+        .base = data, .size = size, .file_name = name ? name : "<buffer>", .err = err, .err_len = err_len};
     if (!data && size) {
         fail(&c, "no data");
         return NULL;
@@ -519,39 +528,43 @@ gguf_file *gguf_open_buffer(const void *data, size_t size, const char *name, cha
     return f;
 }
 
-gguf_file *gguf_open(const char *path, char *err, size_t err_len) {
-    if (err && err_len) err[0] = '\0';
-    const char *name = path ? path : "(null)";
-    if (!path) {
-        if (err && err_len) snprintf(err, err_len, "%s: no path given", name);
-        return NULL;
-    }
+/* Maps the whole file read-only; returns NULL with a message naming it on failure. */
+static void *map_file(const char *path, size_t *size, char *err, size_t err_len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_error(err, err_len, name, "cannot open", errno);
+        set_error(err, err_len, path, "cannot open", errno);
         return NULL;
     }
     struct stat st;
+    void *map = NULL;
     if (fstat(fd, &st) != 0) {
-        set_error(err, err_len, name, "cannot stat", errno);
-        close(fd);
-        return NULL;
+        set_error(err, err_len, path, "cannot stat", errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        if (err && err_len) snprintf(err, err_len, "%s: not a regular file", path);
+    } else if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX) {
+        if (err && err_len) snprintf(err, err_len, "%s: file is empty", path);
+    } else {
+        *size = (size_t)st.st_size;
+        map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            set_error(err, err_len, path, "cannot map", errno);
+            map = NULL;
+        }
     }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX) {
-        if (err && err_len)
-            snprintf(err, err_len, "%s: %s", name, !S_ISREG(st.st_mode) ? "not a regular file" : "file is empty");
-        close(fd);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
     close(fd);
-    if (map == MAP_FAILED) {
-        set_error(err, err_len, name, "cannot map", map_errno);
+    return map;
+}
+
+gguf_file *gguf_open(const char *path, char *err, size_t err_len) {
+    if (err && err_len) err[0] = '\0';
+    if (!path) {
+        if (err && err_len) snprintf(err, err_len, "(null): no path given");
         return NULL;
     }
-    gguf_file *f = gguf_open_buffer(map, size, name, err, err_len);
+    size_t size = 0;
+    void *map = map_file(path, &size, err, err_len);
+    if (!map) return NULL;
+    gguf_file *f = gguf_open_buffer(map, size, path, err, err_len);
     if (!f) {
         munmap(map, size);
         return NULL;
@@ -605,9 +618,10 @@ static const gguf_kv *find_kv(const gguf_file *f, const char *key) {
  * does not fit int64. */
 static bool scalar_int(enum gguf_vtype t, const uint8_t *p, int64_t *out) {
     switch (t) {
-    case GGUF_VT_UINT8: case GGUF_VT_UINT16: case GGUF_VT_UINT32: case GGUF_VT_BOOL:
-        *out = (int64_t)load_le(p, VTYPE_SIZES[t]);
-        return true;
+    case GGUF_VT_UINT8:
+    case GGUF_VT_UINT16:
+    case GGUF_VT_UINT32:
+    case GGUF_VT_BOOL: *out = (int64_t)load_le(p, VTYPE_SIZES[t]); return true;
     case GGUF_VT_INT8: *out = (int8_t)(uint8_t)load_le(p, 1); return true;
     case GGUF_VT_INT16: *out = (int16_t)(uint16_t)load_le(p, 2); return true;
     case GGUF_VT_INT32: *out = (int32_t)(uint32_t)load_le(p, 4); return true;
@@ -867,7 +881,8 @@ void gguf_writer_set_scalar(gguf_writer *w, const char *key, enum gguf_vtype typ
     writer_put_kv(w, key, b);
 }
 
-void gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype elem_type, const void *values, size_t n) {
+void gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype elem_type, const void *values,
+                         size_t n) {
     if (!w) return;
     if (!vtype_is_scalar(elem_type) || (n && !values)) {
         writer_fail(w, "key '%s': bad %s array", key ? key : "(null)", vtype_name(elem_type));
@@ -882,13 +897,21 @@ void gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype elem_t
     writer_put_kv(w, key, b);
 }
 
-void gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) { gguf_writer_set_scalar(w, key, GGUF_VT_UINT32, &v); }
+void gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) {
+    gguf_writer_set_scalar(w, key, GGUF_VT_UINT32, &v);
+}
 
-void gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) { gguf_writer_set_scalar(w, key, GGUF_VT_INT32, &v); }
+void gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) {
+    gguf_writer_set_scalar(w, key, GGUF_VT_INT32, &v);
+}
 
-void gguf_writer_set_f32(gguf_writer *w, const char *key, float v) { gguf_writer_set_scalar(w, key, GGUF_VT_FLOAT32, &v); }
+void gguf_writer_set_f32(gguf_writer *w, const char *key, float v) {
+    gguf_writer_set_scalar(w, key, GGUF_VT_FLOAT32, &v);
+}
 
-void gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) { gguf_writer_set_scalar(w, key, GGUF_VT_BOOL, &v); }
+void gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
+    gguf_writer_set_scalar(w, key, GGUF_VT_BOOL, &v);
+}
 
 void gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
     if (!w) return;
@@ -965,8 +988,8 @@ static size_t writer_tensor_bytes(gguf_writer *w, const char *name, enum aion_dt
     }
     int64_t block = quant_block_elems(type);
     if (ne[0] % block != 0) {
-        writer_fail(w, "tensor '%s': row length %" PRId64 " is not a multiple of the %s block size %" PRId64, name,
-                    ne[0], quant_type_name(type), block);
+        writer_fail(w, "tensor '%s': row length %" PRId64 " is not a multiple of the %s block size %" PRId64,
+                    name, ne[0], quant_type_name(type), block);
         return 0;
     }
     uint64_t n_blocks = (uint64_t)(n_elems / block);
@@ -977,8 +1000,8 @@ static size_t writer_tensor_bytes(gguf_writer *w, const char *name, enum aion_dt
     return (size_t)n_blocks * quant_block_bytes(type);
 }
 
-void gguf_writer_add_tensor(gguf_writer *w, const char *name, enum aion_dtype type, int n_dims, const int64_t *ne,
-                            const void *data) {
+void gguf_writer_add_tensor(gguf_writer *w, const char *name, enum aion_dtype type, int n_dims,
+                            const int64_t *ne, const void *data) {
     if (!w) return;
     size_t n_bytes = writer_tensor_bytes(w, name, type, n_dims, ne);
     if (n_bytes == 0) return;
@@ -990,7 +1013,8 @@ void gguf_writer_add_tensor(gguf_writer *w, const char *name, enum aion_dtype ty
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
     t.name = copy_string(name);
     t.data = malloc(n_bytes);
-    if (!t.name || !t.data || !grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, sizeof *w->tensors)) {
+    if (!t.name || !t.data ||
+        !grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, sizeof *w->tensors)) {
         free(t.name);
         free(t.data);
         writer_fail(w, "tensor '%s': out of memory for %zu bytes", name, n_bytes);
@@ -1094,12 +1118,15 @@ int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t 
     if (err && err_len) err[0] = '\0';
     const char *name = path ? path : "(null)";
     if (!w || !path || w->error[0]) {
-        if (err && err_len) snprintf(err, err_len, "%s: cannot write: %s", name, !w || !path ? "no writer or path" : w->error);
+        if (err && err_len)
+            snprintf(err, err_len, "%s: cannot write: %s", name,
+                     !w || !path ? "no writer or path" : w->error);
         return -1;
     }
     uint64_t alignment = writer_alignment(w);
     if (!alignment) {
-        if (err && err_len) snprintf(err, err_len, "%s: cannot write: general.alignment must be a u32 power of two", name);
+        if (err && err_len)
+            snprintf(err, err_len, "%s: cannot write: general.alignment must be a u32 power of two", name);
         return -1;
     }
     byte_buf header = {0};

@@ -8,8 +8,8 @@
  * file and its size matches its type and shape). Errors are one line naming
  * the file and what is wrong.
  *
- * The writer builds a file in memory-light form (metadata in memory, tensor
- * data copied at write time) for tests, `aio synth` and `aio convert`.
+ * The writer collects metadata and copies of the tensors (callers may free their
+ * buffers at once) and lays the file out on write: tests, `aio synth`, `aio convert`.
  */
 #ifndef AION_GGUF_H
 #define AION_GGUF_H

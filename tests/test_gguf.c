@@ -12,8 +12,10 @@
  * lists, so the README is the one place the expectations live.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -128,7 +130,8 @@ static void add_tensors(gguf_writer *w, uint8_t **bufs) {
         size_t n = tensor_bytes(&TENSORS[i]);
         bufs[i] = malloc(n);
         fill_pattern(bufs[i], n, (uint32_t)i + 1);
-        gguf_writer_add_tensor(w, TENSORS[i].name, TENSORS[i].type, TENSORS[i].n_dims, TENSORS[i].ne, bufs[i]);
+        gguf_writer_add_tensor(w, TENSORS[i].name, TENSORS[i].type, TENSORS[i].n_dims, TENSORS[i].ne,
+                               bufs[i]);
     }
 }
 
@@ -186,15 +189,19 @@ static void check_arrays(const gguf_file *f) {
     uint64_t count;
     const void *data;
     CHECK(gguf_get_arr(f, "t.floats", &et, &count, &data) && et == GGUF_VT_FLOAT32 && count == 3 &&
-              memcmp(data, FLOATS, sizeof FLOATS) == 0, "t.floats");
+              memcmp(data, FLOATS, sizeof FLOATS) == 0,
+          "t.floats");
     CHECK(gguf_get_arr(f, "t.ints", &et, &count, &data) && et == GGUF_VT_INT32 && count == 3 &&
-              memcmp(data, INTS, sizeof INTS) == 0, "t.ints");
+              memcmp(data, INTS, sizeof INTS) == 0,
+          "t.ints");
     CHECK(gguf_get_arr(f, "t.none", &et, &count, &data) && et == GGUF_VT_INT32 && count == 0, "t.none");
     const uint8_t bools[] = {1, 0, 1};
     CHECK(gguf_get_arr(f, "t.bools", &et, &count, &data) && et == GGUF_VT_BOOL && count == 3 &&
-              memcmp(data, bools, 3) == 0, "t.bools");
+              memcmp(data, bools, 3) == 0,
+          "t.bools");
     CHECK(gguf_get_arr(f, "t.u16s", &et, &count, &data) && et == GGUF_VT_UINT16 && count == 2 &&
-              memcmp(data, "\x01\x00\xff\xff", 4) == 0, "t.u16s");
+              memcmp(data, "\x01\x00\xff\xff", 4) == 0,
+          "t.u16s");
     double f64s[3];
     CHECK(gguf_get_arr(f, "t.f64s", &et, &count, &data) && et == GGUF_VT_FLOAT64 && count == 3, "t.f64s");
     if (count == 3) {
@@ -234,14 +241,17 @@ static void check_tensors(const gguf_file *f, uint8_t *const *bufs, uint64_t ali
         CHECK(strcmp(t->name, e->name) == 0, "tensor %d name %s", i, t->name);
         CHECK(gguf_find_tensor(f, e->name) == t, "find %s", e->name);
         CHECK(t->type == e->type && t->n_dims == e->n_dims, "tensor %s type/dims", e->name);
-        for (int d = 0; d < 4; d++) CHECK(t->ne[d] == e->ne[d], "tensor %s ne[%d] %lld", e->name, d, (long long)t->ne[d]);
+        for (int d = 0; d < 4; d++)
+            CHECK(t->ne[d] == e->ne[d], "tensor %s ne[%d] %lld", e->name, d, (long long)t->ne[d]);
         CHECK(t->n_bytes == tensor_bytes(e), "tensor %s bytes %zu", e->name, t->n_bytes);
-        CHECK(t->offset % alignment == 0, "tensor %s offset %llu aligned", e->name, (unsigned long long)t->offset);
+        CHECK(t->offset % alignment == 0, "tensor %s offset %llu aligned", e->name,
+              (unsigned long long)t->offset);
         CHECK((size_t)((const uint8_t *)t->data - first) == t->offset, "tensor %s data pointer", e->name);
         CHECK(memcmp(t->data, bufs[i], t->n_bytes) == 0, "tensor %s bytes", e->name);
     }
     CHECK(gguf_find_tensor(f, "missing") == NULL && gguf_get_tensor(f, N_TENSORS) == NULL &&
-              gguf_get_tensor(f, -1) == NULL, "absent tensors");
+              gguf_get_tensor(f, -1) == NULL,
+          "absent tensors");
 }
 
 static void check_every_value(const gguf_file *f) {
@@ -256,7 +266,8 @@ static void check_copy_kv(const gguf_file *src, uint8_t *const *bufs) {
     gguf_writer *w = gguf_writer_new();
     for (int i = 0; i < gguf_n_kv(src); i++) gguf_writer_copy_kv(w, src, i);
     for (int i = 0; i < N_TENSORS; i++)
-        gguf_writer_add_tensor(w, TENSORS[i].name, TENSORS[i].type, TENSORS[i].n_dims, TENSORS[i].ne, bufs[i]);
+        gguf_writer_add_tensor(w, TENSORS[i].name, TENSORS[i].type, TENSORS[i].n_dims, TENSORS[i].ne,
+                               bufs[i]);
     char path[300], err[512];
     tmp_path(path, sizeof path, "copy.gguf");
     CHECK(gguf_writer_write(w, path, err, sizeof err) == 0, "copy write: %s", err);
@@ -343,7 +354,8 @@ static void test_alignment_and_empty(void) {
 static void expect_write_error(gguf_writer *w, const char *path, const char *want) {
     char err[512] = "";
     CHECK(gguf_writer_write(w, path, err, sizeof err) == -1, "write should fail (%s)", want);
-    CHECK(strstr(err, path) && strstr(err, want), "message '%s' should name %s and say '%s'", err, path, want);
+    CHECK(strstr(err, path) && strstr(err, want), "message '%s' should name %s and say '%s'", err, path,
+          want);
     gguf_writer_free(w);
 }
 
@@ -379,6 +391,31 @@ static void test_writer_errors(void) {
     snprintf(missing, sizeof missing, "%s/no/such/dir/x.gguf", tmp_dir);
     expect_write_error(gguf_writer_new(), missing, "cannot create");
     CHECK(access(path, F_OK) != 0, "failed writes leave no file");
+}
+
+/* A write that the OS refuses part-way (here: a file size limit, as a full disk would) must
+ * be reported and leave neither the target nor the temporary file behind. */
+static void test_write_io_failure(void) {
+    struct rlimit old;
+    if (getrlimit(RLIMIT_FSIZE, &old) != 0) return;
+    char path[300], err[512] = "";
+    tmp_path(path, sizeof path, "big.gguf");
+    static uint8_t data[16384];
+    int64_t ne[] = {4096};
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_add_tensor(w, "big", AION_DT_F32, 1, ne, data);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {4096, old.rlim_max};
+    int rc = setrlimit(RLIMIT_FSIZE, &small) == 0 ? gguf_writer_write(w, path, err, sizeof err) : 0;
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+    gguf_writer_free(w);
+    CHECK(rc == -1 && strstr(err, path) && strstr(err, "write failed"), "I/O failure: rc %d, '%s'", rc, err);
+    CHECK(access(path, F_OK) != 0, "a failed write leaves no file");
+    DIR *dir = opendir(tmp_dir);
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        CHECK(strncmp(e->d_name, "big.gguf", 8) != 0, "leftover %s", e->d_name);
+    if (dir) closedir(dir);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -512,7 +549,8 @@ static uint64_t walk(const gguf_file *f) {
         sum += gguf_get_int(f, key, &iv) + gguf_get_float(f, key, &dv);
         if (gguf_get_str(f, key, &len)) sum += len;
         if (gguf_get_arr(f, key, &et, &count, &data))
-            for (uint64_t j = 0; et == GGUF_VT_STRING && j < count; j++) sum += gguf_get_arr_str(f, key, j, &len) ? len : 0;
+            for (uint64_t j = 0; et == GGUF_VT_STRING && j < count; j++)
+                sum += gguf_get_arr_str(f, key, j, &len) ? len : 0;
     }
     for (int i = 0; i < gguf_n_tensors(f); i++) {
         const gguf_tensor *t = gguf_get_tensor(f, i);
@@ -533,7 +571,8 @@ static void expect_broken(const bytes *b, size_t len, const char *want, const ch
     CHECK(f == NULL, "%s: should not open", what);
     if (f) walk(f);
     gguf_close(f);
-    CHECK(err[0] && strstr(err, path) && !strchr(err, '\n'), "%s: message '%s' should name the file", what, err);
+    CHECK(err[0] && strstr(err, path) && !strchr(err, '\n'), "%s: message '%s' should name the file", what,
+          err);
     if (want) CHECK(strstr(err, want), "%s: message '%s' should say '%s'", what, err, want);
 
     f = gguf_open_buffer(b->p, len, "buf", err, sizeof err);
@@ -589,7 +628,8 @@ static const field_patch PATCHES[] = {
     {"dim 0", AT(t_ne[0]), 8, 0, "dimension 0 is 0"},
     {"dim max", AT(t_ne[0]), 8, UINT64_MAX, "overflows"},
     {"dim 2^62", AT(t_ne[0]), 8, 1ull << 62, "overflows at dimension 1"},
-    {"row not block multiple", AT(t_ne[1]), 8, 33, "row length 33 is not a multiple of the q8_0 block size 32"},
+    {"row not block multiple", AT(t_ne[1]), 8, 33,
+     "row length 33 is not a multiple of the q8_0 block size 32"},
     {"type 99", AT(t_type[1]), 4, 99, "unknown tensor type 99"},
     {"type 4", AT(t_type[1]), 4, 4, "unknown tensor type 4"},
     {"type max", AT(t_type[1]), 4, UINT32_MAX, "unknown tensor type 4294967295"},
@@ -606,11 +646,17 @@ static void test_field_patches(void) {
     bytes base = build_base(&l, "tensor.a");
     char err[512] = "";
     gguf_file *f = gguf_open_buffer(base.p, base.len, "base", err, sizeof err);
-    CHECK(f != NULL && gguf_n_tensors(f) == 3 && gguf_n_kv(f) == BASE_N_KV, "the hand-built base opens: %s", err);
+    CHECK(f != NULL && gguf_n_tensors(f) == 3 && gguf_n_kv(f) == BASE_N_KV, "the hand-built base opens: %s",
+          err);
     if (f) walk(f);
     gguf_close(f);
 
     bytes b = {malloc(base.len), base.len, base.len};
+    memcpy(b.p, base.p, base.len);
+    set_u32(&b, l.version, 2);
+    f = gguf_open_buffer(b.p, b.len, "v2", err, sizeof err);
+    CHECK(f != NULL && gguf_version(f) == 2, "version 2 opens: %s", err);
+    gguf_close(f);
     for (size_t i = 0; i < sizeof PATCHES / sizeof PATCHES[0]; i++) {
         const field_patch *p = &PATCHES[i];
         memcpy(b.p, base.p, base.len);
@@ -622,7 +668,12 @@ static void test_field_patches(void) {
         expect_broken(&b, b.len, p->want, p->what);
     }
 
-    struct { const char *what; size_t at; const char *bytes; const char *want; } edits[] = {
+    struct {
+        const char *what;
+        size_t at;
+        const char *bytes;
+        const char *want;
+    } edits[] = {
         {"bad magic", 0, "GGML", "not a GGUF file"},
         {"duplicate key", l.namf_key + 8, "e", "duplicate key"},
         {"NUL in key", l.name_key, "\0", "contains a NUL byte"},
@@ -695,14 +746,16 @@ static void test_open_errors(void) {
     char err[512];
     char path[300];
     tmp_path(path, sizeof path, "missing.gguf");
-    CHECK(!gguf_open(path, err, sizeof err) && strstr(err, path) && strstr(err, "cannot open"), "missing: %s", err);
+    CHECK(!gguf_open(path, err, sizeof err) && strstr(err, path) && strstr(err, "cannot open"), "missing: %s",
+          err);
     CHECK(!gguf_open(tmp_dir, err, sizeof err) && strstr(err, tmp_dir) && strstr(err, "not a regular file"),
           "directory: %s", err);
     tmp_path(path, sizeof path, "empty.gguf");
     write_bytes(path, "", 0);
     CHECK(!gguf_open(path, err, sizeof err) && strstr(err, path) && strstr(err, "empty"), "empty: %s", err);
     unlink(path);
-    CHECK(!gguf_open_buffer(NULL, 0, "nothing", err, sizeof err) && strstr(err, "nothing: too small"), "%s", err);
+    CHECK(!gguf_open_buffer(NULL, 0, "nothing", err, sizeof err) && strstr(err, "nothing: too small"), "%s",
+          err);
     CHECK(!gguf_open_buffer("GGUF", 4, NULL, err, 0), "err_len 0 is allowed");
     CHECK(!gguf_open_buffer("GGUF", 4, NULL, NULL, 0), "err NULL is allowed");
 }
@@ -775,6 +828,7 @@ int main(void) {
     test_round_trip();
     test_alignment_and_empty();
     test_writer_errors();
+    test_write_io_failure();
     test_field_patches();
     test_truncations();
     test_random_mutations();

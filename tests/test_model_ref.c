@@ -21,13 +21,19 @@
 #include "aion.h"
 #include "check.h"
 
+#ifndef REF_DIR
 #define REF_DIR "tests/data/ref"
+#endif
 
 /* Max |engine - reference| allowed, per weight type. The reference runs in float64 over the
- * dequantized weights, so for the float types only the engine's float32 summation order shows;
- * for q8_0/q4_0 the engine also rounds activations to Q8_0 blocks before the integer dot
- * product (like llama.cpp), which the reference does not: those tolerances are about twice the
- * largest error measured over both archs (logits here reach |12..19|, std 3..4). */
+ * dequantized weights, so for the float types only the engine's float32 arithmetic shows
+ * (measured max 1.4e-5 over both archs and all three float types, logits up to |19|).
+ * For q8_0/q4_0 the engine also rounds every matmul input to Q8_0 blocks (like llama.cpp),
+ * which the reference does not; these random models amplify that (one activation quantum
+ * moved by a rounding tie changes logits by ~0.2), so the measured max errors are
+ * q8_0 0.423 (llama) / 0.407 (qwen2) and q4_0 0.362 / 0.384: tolerances are ~2x those.
+ * A reference that applies the same activation rounding (make_ref.py's sim_act_q8) agrees
+ * with the engine to 3e-6, up to rounding ties that float32 vs float64 decide differently. */
 static const struct {
     const char *type;
     double tol;
@@ -35,8 +41,8 @@ static const struct {
     {"f32", 1e-4},
     {"f16", 1e-3},
     {"bf16", 1e-3},
-    {"q8_0", 0.5},
-    {"q4_0", 0.5},
+    {"q8_0", 0.85},
+    {"q4_0", 0.8},
 };
 
 static const char *const ARCHS[] = {"llama", "qwen2"};

@@ -13,6 +13,7 @@ int cmd_info(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 /* new subcommands: one line each, above this comment */
 
 #endif

@@ -268,6 +268,19 @@ static int setup(run_state *r, const run_opts *o, int n_prompt_max_ctx) {
     return r->detok && r->out_ids ? 0 : -1;
 }
 
+typedef struct run_sink {
+    run_state *r;
+    const run_opts *o;
+    int n_out;
+} run_sink;
+
+static bool on_token(void *user, int32_t tok) {
+    run_sink *k = user;
+    k->r->out_ids[k->n_out++] = tok;
+    emit(k->r, k->o, tok);
+    return true;
+}
+
 int cmd_run(int argc, char **argv) {
     run_opts o;
     int rc = parse_run_args(argc, argv, &o);
@@ -289,38 +302,14 @@ int cmd_run(int argc, char **argv) {
     double t_load = now_seconds() - t0;
 
     char err[512];
-    int n_out = 0;
-    double t_decode0 = 0, t_end;
-    if (o.n_predict > 0) {
-        int32_t first;
-        if (decoder_prefill(r.dec, r.prompt_ids, n_prompt, &first, err, sizeof err) < 0) {
-            fprintf(stderr, "error: %s\n", err);
-            return run_free(&r), 1;
-        }
-        t_decode0 = now_seconds();
-        int32_t round[DECODE_MAX_DRAFT + 1];
-        int n_round = 1;
-        round[0] = first;
-        bool done = false;
-        while (!done) {
-            for (int i = 0; i < n_round && !done; i++) {
-                if (aion_token_is_eog(r.model, round[i])) {
-                    done = true;
-                    break;
-                }
-                r.out_ids[n_out++] = round[i];
-                emit(&r, &o, round[i]);
-                done = n_out >= o.n_predict;
-            }
-            if (done) break;
-            n_round = decoder_step(r.dec, round, err, sizeof err);
-            if (n_round < 0) {
-                fprintf(stderr, "error: %s\n", err);
-                return run_free(&r), 1;
-            }
-            done = n_round == 0; /* context full */
-        }
+    run_sink sink = {&r, &o, 0};
+    double t_decode0 = now_seconds(), t_end;
+    int n_out = decoder_generate(r.dec, r.prompt_ids, n_prompt, o.n_predict, on_token, &sink, err, sizeof err);
+    if (n_out < 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return run_free(&r), 1;
     }
+    t_decode0 += decoder_stats(r.dec)->t_prefill; /* decode speed excludes the prompt */
     t_end = now_seconds();
     size_t n;
     const char *rest = r.detok ? aion_detok_flush(r.detok, &n) : NULL;
@@ -328,7 +317,7 @@ int cmd_run(int argc, char **argv) {
         append_text(&r, rest, n);
         if (!o.json) fwrite(rest, 1, n, stdout);
     }
-    report(&r, &o, n_prompt, n_out, t_load, o.n_predict > 0 ? t_end - t_decode0 : 0);
+    report(&r, &o, n_prompt, n_out, t_load, n_out > 0 ? t_end - t_decode0 : 0);
     run_free(&r);
     return 0;
 }

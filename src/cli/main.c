@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"perplexity", cmd_perplexity, "perplexity of a model over a text file, in chunks of -c tokens"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
+    {"eval", cmd_eval, "accuracy and speed of a model on the task sets (bench/tasks)"},
     /* new subcommands: one line each, above this comment */
 };
 

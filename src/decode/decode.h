@@ -85,6 +85,13 @@ int decoder_strategy(const decoder *d);
 const decode_stats *decoder_stats(const decoder *d);
 int decoder_n_tokens(const decoder *d); /* prompt + generated */
 
+/* The whole loop: prefill, then rounds until max_new tokens, an end-of-generation token of the
+ * target model (not passed on), the context filling, or on_token returning false. Tokens go to
+ * on_token one by one in order. Returns the number passed on, or -1 with err. */
+typedef bool (*decode_token_fn)(void *user, int32_t token);
+int decoder_generate(decoder *d, const int32_t *prompt, int n_prompt, int max_new, decode_token_fn on_token,
+                     void *user, char *err, size_t err_len);
+
 /* The n-gram proposer, exposed for tests: up to max_draft tokens that followed the most recent
  * earlier occurrence of the longest suffix n-gram (n in [ngram_min, ngram_max]) of ctx. */
 int lookup_propose(const int32_t *ctx, int n_ctx, int ngram_min, int ngram_max, int max_draft, int32_t *draft);

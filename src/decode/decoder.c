@@ -377,3 +377,30 @@ int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
     d->stats.t_sample += now_seconds() - t1;
     return n_accepted + 1;
 }
+
+/* Passes a round's tokens on; false when generation must stop. */
+static bool deliver(decoder *d, const int32_t *toks, int n, int max_new, int *n_done, decode_token_fn on_token,
+                    void *user) {
+    const aion_model *m = aion_ctx_model(d->target);
+    for (int i = 0; i < n; i++) {
+        if (aion_token_is_eog(m, toks[i])) return false;
+        ++*n_done;
+        if (!on_token(user, toks[i]) || *n_done >= max_new) return false;
+    }
+    return true;
+}
+
+int decoder_generate(decoder *d, const int32_t *prompt, int n_prompt, int max_new, decode_token_fn on_token,
+                     void *user, char *err, size_t err_len) {
+    int n_done = 0;
+    if (max_new <= 0) return 0;
+    int32_t round[DECODE_MAX_DRAFT + 1];
+    if (decoder_prefill(d, prompt, n_prompt, &round[0], err, err_len) < 0) return -1;
+    int n_round = 1;
+    while (deliver(d, round, n_round, max_new, &n_done, on_token, user)) {
+        n_round = decoder_step(d, round, err, err_len);
+        if (n_round < 0) return -1;
+        if (n_round == 0) break; /* context full */
+    }
+    return n_done;
+}

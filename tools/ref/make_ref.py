@@ -174,7 +174,18 @@ def rope(x, base, neox):
     return out
 
 
-def forward(rd, arch, cfg, tokens):
+def act_q8(x):
+    """The engine's activation rounding for q8_0/q4_0 weights (diagnostics only): each row cut
+    in blocks of 32, d = absmax/127 (float32), q = roundf(x/d) clamped to [-127, 127], x = q*d."""
+    xf = x.numpy().astype(np.float32)
+    b = xf.reshape(-1, 32)
+    d = (np.abs(b).max(axis=1) / np.float32(127)).astype(np.float32)
+    inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+    q = np.clip(gguf._round_away(b * inv[:, None]), -127, 127)
+    return torch.from_numpy((q.astype(np.float64) * d.astype(np.float64)[:, None]).reshape(x.shape))
+
+
+def forward(rd, arch, cfg, tokens, sim_act_q8=False):
     kvs = rd.kv
     a = arch + "."
     E = int(kvs[a + "embedding_length"])
@@ -187,6 +198,11 @@ def forward(rd, arch, cfg, tokens):
     T = lambda name: torch.from_numpy(rd.tensor(name).astype(np.float64))  # noqa: E731
     has = lambda name: name in rd.infos  # noqa: E731
 
+    def mm(x, name):  # x @ W^T, W as stored
+        if sim_act_q8 and rd.tensor_type(name) in ("q8_0", "q4_0"):
+            x = act_q8(x)
+        return x @ T(name).T
+
     emb = T("token_embd.weight")
     x = emb[torch.tensor(tokens, dtype=torch.long)]
     n = x.shape[0]
@@ -194,9 +210,9 @@ def forward(rd, arch, cfg, tokens):
     for i in range(L):
         p = "blk.%d." % i
         h = rms_norm(x, T(p + "attn_norm.weight"), eps)
-        q = h @ T(p + "attn_q.weight").T
-        k = h @ T(p + "attn_k.weight").T
-        v = h @ T(p + "attn_v.weight").T
+        q = mm(h, p + "attn_q.weight")
+        k = mm(h, p + "attn_k.weight")
+        v = mm(h, p + "attn_v.weight")
         if has(p + "attn_q.bias"):
             q = q + T(p + "attn_q.bias")
             k = k + T(p + "attn_k.bias")
@@ -211,14 +227,13 @@ def forward(rd, arch, cfg, tokens):
             s = (q[:, hh, :] @ k[:, kh, :].T) / np.sqrt(hd) + mask
             outs.append(torch.softmax(s, dim=-1) @ v[:, kh, :])
         att = torch.cat(outs, dim=-1)
-        x = x + att @ T(p + "attn_output.weight").T
+        x = x + mm(att, p + "attn_output.weight")
         h = rms_norm(x, T(p + "ffn_norm.weight"), eps)
-        g = h @ T(p + "ffn_gate.weight").T
-        u = h @ T(p + "ffn_up.weight").T
-        x = x + (torch.nn.functional.silu(g) * u) @ T(p + "ffn_down.weight").T
+        g = mm(h, p + "ffn_gate.weight")
+        u = mm(h, p + "ffn_up.weight")
+        x = x + mm(torch.nn.functional.silu(g) * u, p + "ffn_down.weight")
     h = rms_norm(x, T("output_norm.weight"), eps)
-    out_w = T("output.weight") if has("output.weight") else emb
-    return (h @ out_w.T).numpy()
+    return mm(h, "output.weight" if has("output.weight") else "token_embd.weight").numpy()
 
 
 def write_ref(path, n_vocab, prompts, logits):

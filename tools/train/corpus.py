@@ -199,6 +199,16 @@ def chat_prompt(text):
     return " ".join(words[:k]), " " + " ".join(words[k:])
 
 
+def chat_task_prompt(text):
+    """chat_prompt for the benchmark: only prose openings (no ASCII art, no indented headers)."""
+    first = text.split("\n")[0]
+    if first[:1].isspace() or sum(w.isalpha() for w in first.split()) < 3:
+        return None
+    if sum(c.isalpha() or c.isspace() for c in text) / len(text) < 0.85:
+        return None
+    return chat_prompt(text)
+
+
 # ---------------------------------------------------------------- main
 def write_jsonl(path, rows):
     with open(path, "w") as f:
@@ -293,7 +303,7 @@ def main():
     write_jsonl(os.path.join(a.out, "chat.val.jsonl"), [{"t": f} for f in held_f])
     chat_tasks = []
     for f in held_f:
-        r = chat_prompt(f)
+        r = chat_task_prompt(f)
         if r and len(chat_tasks) < N_TASKS and len(r[0]) <= 400:
             chat_tasks.append({"id": "chat-%03d" % len(chat_tasks), "category": "chat",
                                "prompt": r[0], "answer": r[1]})

@@ -1,0 +1,440 @@
+/*
+ * test_quant.c - the element conversions, GGUF block quantizers and matmul kernels.
+ *
+ * Conversions are checked at their edges (signed zeros, ties, subnormals,
+ * overflow, NaN) and exhaustively over all f16 values; the quantizers against
+ * blocks whose bytes are worked out by hand in the comments, and against error
+ * bounds on random data. Every SIMD kernel the machine can run is compared with
+ * the scalar reference at each CPU level (cpu_features_limit), over shapes that
+ * hit every tile remainder: ragged token counts, odd row ranges, odd block
+ * counts, and weights straight from random bytes (Q8_0 quants of -128 included).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cpu.h"
+#include "quant.h"
+
+/* xorshift64*: deterministic across platforms, no global state. */
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+static float rng_uniform(uint64_t *s) { return (float)((rng_next(s) >> 40) * 0x1p-24) * 2.0f - 1.0f; }
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float float_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ---- conversions ---- */
+
+static void test_f16_edges(void) {
+    const struct {
+        float f;
+        uint16_t h;
+    } cases[] = {
+        {0.0f, 0x0000},          {-0.0f, 0x8000},          {1.0f, 0x3C00},          {-2.0f, 0xC000},
+        {0.1f, 0x2E66},          {65504.0f, 0x7BFF},       {65519.99f, 0x7BFF},     {65520.0f, 0x7C00},
+        {1e10f, 0x7C00},         {-INFINITY, 0xFC00},      {INFINITY, 0x7C00},      {0x1p-14f, 0x0400},
+        {0x1p-24f, 0x0001},      {0x1p-25f, 0x0000},       {0x1.8p-25f, 0x0001},    {0x1.8p-24f, 0x0002},
+        {0x1.4p-24f, 0x0001},    {-0x1p-24f, 0x8001},      {0x1.ffcp-15f, 0x0400},  {1.0f + 0x1p-11f, 0x3C00},
+        {1.0f + 0x1.8p-10f, 0x3C02}, {1.0f + 0x1p-10f, 0x3C01}, {0x1p-26f, 0x0000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t h = quant_f32_to_f16(cases[i].f);
+        CHECK(h == cases[i].h, "f16(%a) = 0x%04x, want 0x%04x", cases[i].f, h, cases[i].h);
+    }
+    uint16_t nan = quant_f32_to_f16(NAN);
+    CHECK((nan & 0x7C00) == 0x7C00 && (nan & 0x3FF) != 0, "f16(NaN) = 0x%04x", nan);
+    CHECK(isnan(quant_f16_to_f32(0x7E00)) && isnan(quant_f16_to_f32(0xFC01)), "f16 NaN decodes to NaN");
+    CHECK(quant_f16_to_f32(0x0001) == 0x1p-24f, "smallest subnormal");
+    CHECK(quant_f16_to_f32(0x83FF) == -0x1.ff8p-15f, "largest negative subnormal");
+    CHECK(bits_of(quant_f16_to_f32(0x8000)) == 0x80000000u, "-0 keeps its sign");
+}
+
+/* Every half decodes to a float that encodes back to the same half. */
+static void test_f16_round_trip(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        float f = quant_f16_to_f32((uint16_t)h);
+        bool is_nan = ((h >> 10) & 0x1F) == 0x1F && (h & 0x3FF);
+        if (is_nan) bad += !isnan(f);
+        else bad += quant_f32_to_f16(f) != h;
+    }
+    CHECK(bad == 0, "%d halves do not round-trip", bad);
+}
+
+/* For random floats in the half range, the result is a nearest half, ties to even. */
+static void test_f16_nearest(void) {
+    uint64_t s = 0x1234;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        float mag = ldexpf(fabsf(rng_uniform(&s)), (int)(rng_next(&s) % 42) - 26);
+        float f = (rng_next(&s) & 1) ? -mag : mag;
+        uint16_t h = quant_f32_to_f16(f);
+        double err = fabs((double)quant_f16_to_f32(h) - f);
+        uint16_t mag_h = h & 0x7FFF;
+        for (int step = -1; step <= 1; step += 2) {
+            int n = (int)mag_h + step;
+            if (n < 0 || n > 0x7BFF) continue;
+            double other = fabs((double)quant_f16_to_f32((uint16_t)((h & 0x8000) | n)) - f);
+            if (other < err || (other == err && (mag_h & 1))) bad++;
+        }
+    }
+    CHECK(bad == 0, "%d floats not rounded to the nearest-even half", bad);
+}
+
+static void test_bf16(void) {
+    const struct {
+        uint32_t f;
+        uint16_t h;
+    } cases[] = {
+        {0x3F800000u, 0x3F80}, {0x3F808000u, 0x3F80}, {0x3F818000u, 0x3F82}, {0x3F808001u, 0x3F81},
+        {0xBF80FFFFu, 0xBF81}, {0x7F7FFFFFu, 0x7F80}, {0x7F800000u, 0x7F80}, {0x80000000u, 0x8000},
+        {0x00000001u, 0x0000}, {0x00008000u, 0x0000}, {0x00018000u, 0x0002},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t h = quant_f32_to_bf16(float_of(cases[i].f));
+        CHECK(h == cases[i].h, "bf16(0x%08x) = 0x%04x, want 0x%04x", cases[i].f, h, cases[i].h);
+    }
+    /* a signalling NaN comes back quiet instead of rounding into infinity */
+    CHECK(quant_f32_to_bf16(float_of(0x7F800001u)) == 0x7FC0, "bf16(sNaN)");
+    CHECK(isnan(quant_bf16_to_f32(quant_f32_to_bf16(NAN))), "bf16 NaN round trip");
+    CHECK(quant_bf16_to_f32(0xC040) == -3.0f, "bf16 decode");
+}
+
+/* ---- quantizers ---- */
+
+static void expect_bytes(const uint8_t *got, const uint8_t *want, size_t n, const char *what) {
+    size_t i = 0;
+    while (i < n && got[i] == want[i]) i++;
+    CHECK(i == n, "%s: byte %zu is 0x%02x, want 0x%02x", what, i, i < n ? got[i] : 0, i < n ? want[i] : 0);
+}
+
+static void test_q8_0_known_block(void) {
+    /* amax 127 -> d = 1 (f16 0x3C00), q = roundf(x): halves go away from zero, and
+     * 0.49999997 (which x + 0.5 in float would wrongly send to 1) stays 0. */
+    float x[32] = {127, -127, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 0.49999997f, 126.6f, -3.2f, 0};
+    for (int j = 12; j < 32; j++) x[j] = (float)(j - 20);
+    uint8_t want[34] = {0x00, 0x3C, 127, (uint8_t)-127, 1, (uint8_t)-1, 2, (uint8_t)-2, 3, (uint8_t)-3, 0, 127,
+                        (uint8_t)-3, 0};
+    for (int j = 12; j < 32; j++) want[2 + j] = (uint8_t)(int8_t)(j - 20);
+    uint8_t got[34];
+    CHECK(quant_quantize_row(AION_DT_Q8_0, x, got, 32), "quantize q8_0");
+    expect_bytes(got, want, 34, "q8_0 amax 127");
+
+    /* amax 254 -> d = 2 (0x4000), id = 0.5: 3 -> 1.5 -> 2, -5 -> -2.5 -> -3, 1 -> 0.5 -> 1 */
+    float y[32] = {254, 3, -5, 1, -1, 0.9f};
+    uint8_t want_y[34] = {0x00, 0x40, 127, 2, (uint8_t)-3, 1, (uint8_t)-1, 0};
+    CHECK(quant_quantize_row(AION_DT_Q8_0, y, got, 32), "quantize q8_0");
+    expect_bytes(got, want_y, 34, "q8_0 amax 254");
+
+    float zero[32] = {0};
+    uint8_t want_zero[34] = {0};
+    quant_quantize_row(AION_DT_Q8_0, zero, got, 32);
+    expect_bytes(got, want_zero, 34, "q8_0 zero block");
+}
+
+static void test_q4_0_known_block(void) {
+    /* max by magnitude is -8 -> d = 1 (0x3C00), q = min(15, trunc(x + 8.5)):
+     * -8 -> 0, 7 -> 15, 7.6 -> 15 (clamped), 0 -> 8, -0.5 -> 8, 0.5 -> 9, -7.6 -> 0 (0.9).
+     * Element j is the low nibble of byte j, element j + 16 the high nibble. */
+    float x[32] = {-8, 7, 7.6f, 0, -0.5f, 0.5f, -7.6f, 3};
+    for (int j = 16; j < 32; j++) x[j] = (float)(j - 24); /* -8 .. 7 -> 0 .. 15 */
+    uint8_t lo[16] = {0, 15, 15, 8, 8, 9, 0, 11, 8, 8, 8, 8, 8, 8, 8, 8};
+    uint8_t want[18] = {0x00, 0x3C};
+    for (int j = 0; j < 16; j++) want[2 + j] = (uint8_t)(lo[j] | (j << 4));
+    uint8_t got[18];
+    CHECK(quant_quantize_row(AION_DT_Q4_0, x, got, 32), "quantize q4_0");
+    expect_bytes(got, want, 18, "q4_0 block");
+
+    /* positive max: 16 -> d = -2 (f16 0xC000), id = -0.5: 16 -> 0, -14 -> 15.5 -> 15, 1 -> 8 */
+    float y[32] = {16, -14, 1};
+    uint8_t want_y[18] = {0x00, 0xC0, 0x80, 0x8F, 0x88};
+    memset(want_y + 5, 0x88, 13);
+    CHECK(quant_quantize_row(AION_DT_Q4_0, y, got, 32), "quantize q4_0");
+    expect_bytes(got, want_y, 18, "q4_0 positive max");
+}
+
+static void fill_random(uint64_t *s, float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] = rng_uniform(s) * scale;
+}
+
+/* Quantize -> dequantize stays within half a step of the block's own scale (a full step for
+ * Q4_0, whose top level is clamped at 7 while the scale maps -max to -8). */
+static void test_quantize_error_bounds(void) {
+    enum { N = 32 * 64 };
+    uint64_t s = 77;
+    float x[N], y[N];
+    uint8_t buf[N * 4];
+    fill_random(&s, x, N, 3.0f);
+    for (int b = 0; b < N / 32; b += 7) x[32 * b + b % 32] *= 40.0f; /* outliers */
+
+    quant_quantize_row(AION_DT_Q8_0, x, buf, N);
+    quant_dequantize_row(AION_DT_Q8_0, buf, y, N);
+    int bad = 0;
+    for (int b = 0; b < N / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        for (int j = 0; j < 32; j++) bad += fabsf(x[32 * b + j] - y[32 * b + j]) > 0.57f * amax / 127.0f;
+    }
+    CHECK(bad == 0, "q8_0: %d elements off by more than half a step", bad);
+
+    quant_quantize_row(AION_DT_Q4_0, x, buf, N);
+    quant_dequantize_row(AION_DT_Q4_0, buf, y, N);
+    bad = 0;
+    for (int b = 0; b < N / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        for (int j = 0; j < 32; j++) bad += fabsf(x[32 * b + j] - y[32 * b + j]) > 1.01f * amax / 8.0f;
+    }
+    CHECK(bad == 0, "q4_0: %d elements off by more than a step", bad);
+
+    const struct {
+        int type;
+        float rel;
+    } floats[] = {{AION_DT_F32, 0.0f}, {AION_DT_F16, 0x1p-11f}, {AION_DT_BF16, 0x1p-8f}};
+    for (size_t k = 0; k < 3; k++) {
+        quant_quantize_row(floats[k].type, x, buf, N);
+        quant_dequantize_row(floats[k].type, buf, y, N);
+        bad = 0;
+        for (int i = 0; i < N; i++) bad += fabsf(x[i] - y[i]) > floats[k].rel * fabsf(x[i]) + 0x1p-24f;
+        CHECK(bad == 0, "%s: %d elements outside the rounding bound", quant_type_name(floats[k].type), bad);
+    }
+    CHECK(!quant_quantize_row(AION_DT_Q4_K, x, buf, 256), "unsupported target type is refused");
+}
+
+/* ---- kernels vs the reference ---- */
+
+static const char *LEVEL_NAMES[] = {"scalar", "avx2", "avx512"};
+
+static bool level_available(int level) {
+    int prev = cpu_features_limit(CPU_LEVEL_MAX);
+    const cpu_features *f = cpu_get();
+    bool ok = level == CPU_LEVEL_SCALAR || (level == CPU_LEVEL_AVX2 && f->avx2 && f->fma && f->f16c) ||
+              (level == CPU_LEVEL_AVX512 && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni);
+    cpu_features_limit(prev);
+    return ok;
+}
+
+/* Random weights: half the rows quantized from floats, half raw random bytes with sane
+ * scales, so every code the format allows (Q8_0's -128 too) reaches the kernels. */
+static void make_weights(uint64_t *s, int type, int64_t rows, int64_t cols, uint8_t *w) {
+    size_t rb = quant_row_bytes(type, cols);
+    float *x = malloc(sizeof(float) * (size_t)cols);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *row = w + rb * (size_t)r;
+        bool raw = (r & 1) && (type == AION_DT_Q8_0 || type == AION_DT_Q4_0);
+        if (!raw) {
+            fill_random(s, x, cols, 0.5f);
+            quant_quantize_row(type, x, row, cols);
+            continue;
+        }
+        size_t bb = quant_block_bytes(type);
+        for (size_t i = 0; i < rb; i++) row[i] = (uint8_t)rng_next(s);
+        for (size_t b = 0; b < rb / bb; b++) {
+            uint16_t d = quant_f32_to_f16(rng_uniform(s) * 0.01f);
+            memcpy(row + bb * b, &d, 2);
+        }
+    }
+    free(x);
+}
+
+/* Sum over columns of |w * x|: the scale a rounding error is judged against. */
+static double abs_product_sum(int type, const uint8_t *row, const float *x, int64_t cols, float *tmp) {
+    quant_dequantize_row(type, row, tmp, cols);
+    double s = 0;
+    for (int64_t i = 0; i < cols; i++) s += fabs((double)tmp[i] * x[i]);
+    return s;
+}
+
+typedef struct mm_case {
+    int type;
+    int64_t cols;
+    int n_tok;
+    int64_t rows, r0, r1;
+} mm_case;
+
+static void check_act_bit_identical(const mm_case *c, const float *x, const uint8_t *act, int level) {
+    size_t ab = quant_act_row_bytes(c->type, c->cols);
+    uint8_t *ref = malloc(ab * (size_t)c->n_tok);
+    int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
+    for (int t = 0; t < c->n_tok; t++) quant_act_prepare(c->type, x + c->cols * t, ref + ab * t, c->cols);
+    cpu_features_limit(prev);
+    CHECK(memcmp(ref, act, ab * (size_t)c->n_tok) == 0, "%s act %s cols %lld differs from scalar",
+          LEVEL_NAMES[level], quant_type_name(c->type), (long long)c->cols);
+    free(ref);
+}
+
+static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
+    const int64_t ldy = c->rows + 3;
+    size_t wb = quant_row_bytes(c->type, c->cols) * (size_t)c->rows;
+    size_t ab = quant_act_row_bytes(c->type, c->cols);
+    uint8_t *w = malloc(wb);
+    float *x = malloc(sizeof(float) * (size_t)(c->cols * c->n_tok));
+    uint8_t *act = malloc(ab * (size_t)c->n_tok);
+    float *y = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+    float *yref = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+    float *tmp = malloc(sizeof(float) * (size_t)c->cols);
+    make_weights(s, c->type, c->rows, c->cols, w);
+    fill_random(s, x, c->cols * c->n_tok, 2.0f);
+
+    int prev = cpu_features_limit(level);
+    for (int t = 0; t < c->n_tok; t++) quant_act_prepare(c->type, x + c->cols * t, act + ab * t, c->cols);
+    for (int64_t i = 0; i < ldy * c->n_tok; i++) y[i] = yref[i] = -12345.0f;
+    quant_matmul(c->type, w, c->cols, act, c->n_tok, y, ldy, c->r0, c->r1);
+    cpu_features_limit(prev);
+    quant_matmul_ref(c->type, w, c->cols, act, c->n_tok, yref, ldy, c->r0, c->r1);
+    if (level != CPU_LEVEL_SCALAR) check_act_bit_identical(c, x, act, level);
+
+    /* float weights: 1e-5 of the |product| sum; integer ones only differ in float rounding */
+    double rel = (c->type == AION_DT_Q8_0 || c->type == AION_DT_Q4_0) ? 2e-6 : 1e-5;
+    int bad = 0, untouched_bad = 0;
+    double worst = 0;
+    for (int t = 0; t < c->n_tok; t++) {
+        for (int64_t r = 0; r < ldy; r++) {
+            float got = y[t * ldy + r], want = yref[t * ldy + r];
+            if (r < c->r0 || r >= c->r1) {
+                untouched_bad += got != -12345.0f;
+                continue;
+            }
+            const uint8_t *row = w + quant_row_bytes(c->type, c->cols) * (size_t)r;
+            double scale = abs_product_sum(c->type, row, x + c->cols * t, c->cols, tmp) * 1.02 + 1e-30;
+            double err = fabs((double)got - want) / scale;
+            if (!(err <= rel)) bad++;
+            if (err > worst) worst = err;
+        }
+    }
+    CHECK(bad == 0 && untouched_bad == 0,
+          "%s %s cols %lld tok %d rows [%lld,%lld): %d results off (worst %.3g rel), %d outside rows written",
+          LEVEL_NAMES[level], quant_type_name(c->type), (long long)c->cols, c->n_tok, (long long)c->r0,
+          (long long)c->r1, bad, worst, untouched_bad);
+    free(w), free(x), free(act), free(y), free(yref), free(tmp);
+}
+
+static void test_matmul_all_levels(void) {
+    const int types[] = {AION_DT_F32, AION_DT_F16, AION_DT_BF16, AION_DT_Q8_0, AION_DT_Q4_0};
+    const int64_t cols_list[] = {32, 64, 96, 160, 4096 + 32};
+    const int toks[] = {1, 2, 3, 5, 8, 13, 16, 33};
+    uint64_t s = 2024;
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) {
+            printf("level %s not available on this CPU: skipped\n", LEVEL_NAMES[level]);
+            continue;
+        }
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
+                for (size_t ki = 0; ki < sizeof toks / sizeof toks[0]; ki++) {
+                    /* rows: a full tile, an odd start, and leftovers after the last tile */
+                    int64_t rows = cols_list[ci] > 1024 ? 11 : 13;
+                    mm_case c = {types[ti], cols_list[ci], toks[ki], rows, 1, rows - (int64_t)(ki % 3)};
+                    run_mm_case(&c, level, &s);
+                }
+            }
+            /* float weights take any column count: ragged tails of the vector loop */
+            if (types[ti] == AION_DT_F32 || types[ti] == AION_DT_F16 || types[ti] == AION_DT_BF16) {
+                const int64_t ragged[] = {1, 7, 37, 100};
+                for (size_t k = 0; k < 4; k++) {
+                    mm_case c = {types[ti], ragged[k], 3, 6, 0, 5};
+                    run_mm_case(&c, level, &s);
+                }
+            }
+        }
+    }
+}
+
+/* Rounding edge cases of the activation quantizer are bit-identical at every level. */
+static void test_act_prepare_edges(void) {
+    enum { COLS = 96 };
+    float x[COLS] = {127, 0.5f, -0.5f, 1.5f, -2.5f, 0.49999997f, -0.49999997f, 126.5f, -126.5f};
+    uint64_t s = 5;
+    for (int j = 32; j < 64; j++) x[j] = rng_uniform(&s) * 1e-3f;
+    x[64] = INFINITY, x[65] = NAN, x[66] = 1.0f; /* degenerate block: must not crash or differ */
+    for (int level = CPU_LEVEL_AVX2; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        const int types[] = {AION_DT_Q8_0, AION_DT_Q4_0};
+        for (int k = 0; k < 2; k++) {
+            mm_case c = {types[k], COLS, 1, 0, 0, 0};
+            size_t ab = quant_act_row_bytes(types[k], COLS);
+            uint8_t *act = malloc(ab);
+            int prev = cpu_features_limit(level);
+            quant_act_prepare(types[k], x, act, COLS);
+            cpu_features_limit(prev);
+            check_act_bit_identical(&c, x, act, level);
+            free(act);
+        }
+    }
+}
+
+/* ---- vector helpers ---- */
+
+static void test_dot_axpy(void) {
+    const int64_t sizes[] = {0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 1000};
+    uint64_t s = 99;
+    float a[1000], b[1000], y[1000], y0[1000];
+    fill_random(&s, a, 1000, 1.0f);
+    fill_random(&s, b, 1000, 1.0f);
+    fill_random(&s, y0, 1000, 1.0f);
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t n = sizes[k];
+            double want = 0, mag = 1e-30;
+            for (int64_t i = 0; i < n; i++) want += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+            float got = quant_dot_f32(a, b, n);
+            CHECK(fabs(got - want) <= 1e-6 * mag, "%s dot n=%lld: %g vs %g", LEVEL_NAMES[level], (long long)n,
+                  got, want);
+            memcpy(y, y0, sizeof y);
+            quant_axpy_f32(y, 0.75f, a, n);
+            int bad = 0;
+            for (int64_t i = 0; i < 1000; i++) {
+                double expect = i < n ? (double)y0[i] + 0.75 * a[i] : y0[i];
+                bad += fabs(y[i] - expect) > 2e-7 * (fabs(y0[i]) + fabs(a[i]));
+            }
+            CHECK(bad == 0, "%s axpy n=%lld: %d elements wrong", LEVEL_NAMES[level], (long long)n, bad);
+        }
+        cpu_features_limit(prev);
+    }
+}
+
+static void test_cpu_levels(void) {
+    printf("cpu: %s\n", cpu_describe());
+    int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
+    const cpu_features *f = cpu_get();
+    CHECK(!f->avx2 && !f->avx512f && !f->fma, "scalar level masks every feature");
+    CHECK(strcmp(cpu_describe(), "scalar") == 0, "scalar describe: %s", cpu_describe());
+    cpu_features_limit(CPU_LEVEL_AVX2);
+    CHECK(!cpu_get()->avx512f && !cpu_get()->avx512vnni, "avx2 level masks avx-512");
+    CHECK(cpu_features_limit(prev) == CPU_LEVEL_AVX2, "limit returns the previous level");
+}
+
+int main(void) {
+    test_cpu_levels();
+    test_f16_edges();
+    test_f16_round_trip();
+    test_f16_nearest();
+    test_bf16();
+    test_q8_0_known_block();
+    test_q4_0_known_block();
+    test_quantize_error_bounds();
+    test_act_prepare_edges();
+    test_matmul_all_levels();
+    test_dot_axpy();
+    return check_done();
+}
