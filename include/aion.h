@@ -147,6 +147,7 @@ aion_sampler_params aion_sampler_default_params(void);
 aion_sampler *aion_sampler_new(const aion_sampler_params *p, int32_t n_vocab);
 void aion_sampler_free(aion_sampler *s);
 bool aion_sampler_is_greedy(const aion_sampler *s);
+aion_sampler_params aion_sampler_get_params(const aion_sampler *s);
 /* Record a token of the context (prompt or generated) for the repetition penalty. */
 void aion_sampler_accept(aion_sampler *s, int32_t token);
 /* Roll the history back to its first n tokens (after a rejected draft). */

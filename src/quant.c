@@ -92,7 +92,8 @@ uint16_t quant_f32_to_bf16(float f) {
 
 /* ---- block quantizers ---- */
 
-/* roundf's halves-away-from-zero, clamped so a degenerate scale cannot make the int8 cast UB. */
+/* roundf's halves-away-from-zero, as ggml. Not trunc(v + copysign(0.5f, v)): in float that sum
+ * sends 0.49999997f to 1. Clamped so a degenerate scale cannot make the int8 cast UB. */
 static int8_t round_to_q8(float v) {
     float r = roundf(v);
     if (!(r >= -127.0f)) r = isnan(r) ? 0.0f : -127.0f;
@@ -115,6 +116,8 @@ static void quantize_block_q8_0(const float *x, uint8_t *block) {
     for (int j = 0; j < QUANT_QBLOCK; j++) q[j] = round_to_q8(x[j] * id);
 }
 
+/* v + 8.5f must round on its own (no fused multiply-add with the scaling before it); ISO C
+ * mode, which the build uses, keeps GCC from contracting it. */
 static uint8_t q4_level(float v) {
     float t = v + 8.5f;
     int q = t > 0.0f ? (int)t : 0; /* truncation, as ggml's (int8_t) cast */

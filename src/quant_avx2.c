@@ -35,8 +35,15 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline float f16_scale(const uint8_t *p) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(load_u16(p))));
+
+/* Decode streams weights from DRAM, where one core's demand misses alone leave bandwidth
+ * unused: while a row group is computed, the group after it (contiguous in memory) is
+ * requested into L2 as one sequential stream, `lines` cache lines per loop step - at least
+ * what the group consumes per step, so the stream never falls behind. Prefetches past the
+ * matrix end are harmless: they never fault. */
+ALWAYS_INLINE void prefetch_ahead(const char **stream, const int lines) {
+    for (int k = 0; k < lines; k++) _mm_prefetch(*stream + 64 * k, _MM_HINT_T1);
+    *stream += 64 * lines;
 }
 
 /* ---- activation preparation ---- */
@@ -103,6 +110,15 @@ ALWAYS_INLINE __m256i block_q4_0(const uint8_t *block) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
+/* The f16 scales of block `off` in each of R rows, broadcast: the halves are gathered with
+ * scalar ALU ops, which run beside the vector pipes, and converted by one vcvtph2ps. */
+ALWAYS_INLINE void group_scales(const uint8_t *const *row, size_t off, const int R, __m256 wd[ROW_TILE]) {
+    uint64_t packed = 0;
+    for (int i = 0; i < R; i++) packed |= (uint64_t)load_u16(row[i] + off) << (16 * i);
+    __m256 d = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)packed)));
+    for (int i = 0; i < R; i++) wd[i] = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(i));
+}
+
 /* Sum of each 4 consecutive u8 x s8 products, as 8 int32 lanes. */
 ALWAYS_INLINE __m256i dot_u8s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
@@ -125,15 +141,18 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     }
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((bb * R + 63) / 64);
 
     for (int64_t b = 0; b < nb; b++) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines); /* later tiles find the group cached */
         __m256i wq[ROW_TILE];
         __m256 wd[ROW_TILE];
         for (int i = 0; i < R; i++) {
             const uint8_t *p = row[i] + bb * b;
             wq[i] = wtype == AION_DT_Q8_0 ? _mm256_loadu_si256((const __m256i *)(p + 2)) : block_q4_0(p);
-            wd[i] = _mm256_set1_ps(f16_scale(p));
         }
+        group_scales(row, bb * b, R, wd);
         for (int t = 0; t < T; t++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(xq[t] + 32 * b));
             __m256 xd = _mm256_loadu_ps(xs[t] + 8 * b);
@@ -196,8 +215,11 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((8 * es * R + 63) / 64);
     int64_t c = 0;
     for (; c + 8 <= m->n_cols; c += 8) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
         for (int i = 0; i < R; i++) wp[i] = row[i] + es * c;
         for (int t = 0; t < T; t++) xp[t] = x[t] + c;
         f_step(wtype, wp, xp, acc, R, T);

@@ -34,6 +34,16 @@ static inline uint16_t load_u16(const uint8_t *p) {
     return v;
 }
 
+/* Decode streams weights from DRAM, where one core's demand misses alone leave bandwidth
+ * unused: while a row group is computed, the group after it (contiguous in memory) is
+ * requested into L2 as one sequential stream, `lines` cache lines per loop step - at least
+ * what the group consumes per step, so the stream never falls behind. Prefetches past the
+ * matrix end are harmless: they never fault. */
+ALWAYS_INLINE void prefetch_ahead(const char **stream, const int lines) {
+    for (int k = 0; k < lines; k++) _mm_prefetch(*stream + 64 * k, _MM_HINT_T1);
+    *stream += 64 * lines;
+}
+
 /* ---- activation preparation ---- */
 
 /* roundf's halves-away-from-zero, then quant.c's clamp (NaN -> 0, into [-127, 127]);
@@ -83,11 +93,21 @@ void quant_act_prepare_q_avx512(int wtype, const float *x, uint8_t *act, int64_t
 
 /* ---- integer weights: two blocks per zmm ---- */
 
-/* [d0 x 8, d1 x 8]: the scale of each int32 lane of a block pair's dot product. */
-ALWAYS_INLINE __m512 pair_scales(const uint8_t *b0, const uint8_t *b1) {
-    uint32_t h = load_u16(b0) | (uint32_t)load_u16(b1) << 16;
-    __m512 d = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
-    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), d);
+/* The f16 scales of a block pair in each of R rows, wd[i] = [d0 x 8, d1 x 8] of row i: the
+ * per-lane scale of the pair's 16 int32 dot-product lanes. The 2R halves are gathered with
+ * scalar ALU ops, which run beside the vector pipes, and converted by one vcvtph2ps. */
+ALWAYS_INLINE void group_scales(const uint8_t *const *row, size_t off0, size_t off1, const int R,
+                                __m512 wd[ROW_TILE]) {
+    uint64_t packed[2] = {0, 0};
+    for (int i = 0; i < R; i++) {
+        uint64_t pair = load_u16(row[i] + off0) | (uint32_t)load_u16(row[i] + off1) << 16;
+        packed[i / 2] |= pair << (32 * (i % 2));
+    }
+    __m128i halves = _mm_set_epi64x((long long)packed[1], (long long)packed[0]);
+    __m512 d = _mm512_castps256_ps512(_mm256_cvtph_ps(halves));
+    const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int i = 0; i < R; i++)
+        wd[i] = _mm512_permutexvar_ps(_mm512_add_epi32(pair_lanes, _mm512_set1_epi32(2 * i)), d);
 }
 
 /* Q8_0 quants + 128: unsigned, as vpdpbusd wants its first operand. */
@@ -133,8 +153,11 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((2 * bb * R + 63) / 64);
 
     for (int64_t b = 0; b < nb; b += 2) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines); /* later tiles find the group cached */
         /* an odd last block pairs with itself; its act partner is the zeroed padding */
         const int64_t b1 = b + 1 < nb ? b + 1 : b;
         __m512i wq[ROW_TILE];
@@ -142,8 +165,8 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int i = 0; i < R; i++) {
             const uint8_t *p0 = row[i] + bb * b, *p1 = row[i] + bb * b1;
             wq[i] = wtype == AION_DT_Q8_0 ? pair_q8_0(p0, p1) : pair_q4_0(p0, p1);
-            wd[i] = pair_scales(p0, p1);
         }
+        group_scales(row, bb * b, bb * b1, R, wd);
         for (int t = 0; t < T; t++) {
             __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
             __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
@@ -208,6 +231,7 @@ ALWAYS_INLINE void f_step(const int wtype, const uint8_t *const *row, const floa
 }
 
 ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    const size_t es = wtype == AION_DT_F32 ? 4 : 2;
     const uint8_t *row[ROW_TILE];
     const float *x[TOK_TILE];
     __m512 acc[ROW_TILE][TOK_TILE];
@@ -215,8 +239,13 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((16 * es * R + 63) / 64);
     int64_t c = 0;
-    for (; c + 16 <= m->n_cols; c += 16) f_step(wtype, row, x, c, 0xFFFF, false, acc, R, T);
+    for (; c + 16 <= m->n_cols; c += 16) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        f_step(wtype, row, x, c, 0xFFFF, false, acc, R, T);
+    }
     if (c < m->n_cols) f_step(wtype, row, x, c, (__mmask16)((1u << (m->n_cols - c)) - 1), true, acc, R, T);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);

@@ -19,7 +19,11 @@
  * unsigned; the kernels feed the weights as unsigned (Q8_0 biased by +128, Q4_0
  * nibbles as stored, i.e. biased by +8) and start each lane's sum at c, which
  * removes the bias exactly: K = 128 for Q8_0 and 8 for Q4_0, so the act row
- * depends on the weight type it is prepared for.
+ * depends on the weight type it is prepared for. (The AVX2 Q8_0 kernel cannot
+ * take the +128 bias through vpmaddubsw's 16-bit sums and ignores c.)
+ *
+ * A prepared row's padding is zeroed, so pair kernels may read one block past an
+ * odd block count: it contributes 0 * 0.
  */
 #ifndef AION_QUANT_SIMD_H
 #define AION_QUANT_SIMD_H

@@ -70,6 +70,8 @@ void aion_sampler_free(aion_sampler *s) {
 
 bool aion_sampler_is_greedy(const aion_sampler *s) { return s->p.temperature <= 0.0f; }
 
+aion_sampler_params aion_sampler_get_params(const aion_sampler *s) { return s->p; }
+
 void aion_sampler_accept(aion_sampler *s, int32_t token) {
     s->history[s->n_history % s->history_cap] = token;
     s->n_history++;

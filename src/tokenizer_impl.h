@@ -82,9 +82,16 @@ struct tokenizer {
 
     int32_t *specials; /* control, user-defined and unknown tokens, longest text first */
     int32_t n_specials;
+    int32_t special_of_byte[256];  /* position in specials of a one-byte special token, or -1 */
+    int32_t *special_bucket_start; /* longer ones by a hash of their first two bytes */
+    int32_t *special_bucket_items;
     int32_t *eog;
     int32_t n_eog;
     int32_t byte_token[256]; /* SentencePiece byte fallback: <0xNN> (or the byte itself), -1 */
+    /* SentencePiece: ASCII characters that no multi-character piece contains. No merge can
+     * cross one, so the text is merged in independent segments between them (same result,
+     * a small queue instead of one over the whole text). */
+    bool spm_barrier[128];
 };
 
 /* A growing list of ids; `failed` records an allocation failure (the list stops growing). */
@@ -105,6 +112,58 @@ int32_t tok_lookup(const tokenizer *t, const char *s, size_t len);
 /* Rank of the merge rule (left, right), or -1. */
 int32_t tok_merge_rank(const tokenizer *t, const char *left, size_t left_len, const char *right,
                        size_t right_len);
+
+/* A span of the input: plain text (id < 0) or one special token. */
+typedef struct tok_frag {
+    size_t off, len;
+    int32_t id;
+} tok_frag;
+
+typedef struct tok_frags {
+    tok_frag *v;
+    size_t n, cap;
+    bool failed;
+} tok_frags;
+
+/* tokenizer_special.c: the special-token list (longest first) and its index, built at load;
+ * splitting text into plain fragments and special tokens. False when out of memory. */
+bool tok_build_specials(tokenizer *t);
+bool tok_split_specials(const tokenizer *t, const char *text, size_t len, bool parse_special, tok_frags *fs);
+
+/* tokenizer_decode.c: every token's piece, computed at load. False when out of memory. */
+bool tok_build_pieces(tokenizer *t);
+
+/* A symbol of a word being merged: bytes [off, off+n) of the word; n == 0 once merged away. */
+typedef struct tok_symbol {
+    uint32_t off, n;
+    int32_t prev, next;
+} tok_symbol;
+
+/* A candidate merge of symbols left and right into size bytes. key orders the queue (smallest
+ * first) and ends with the left index, so equal priorities resolve leftmost first. */
+typedef struct tok_bigram {
+    uint64_t key;
+    int32_t left, right;
+    uint32_t size;
+} tok_bigram;
+
+typedef struct tok_heap {
+    tok_bigram *v;
+    size_t n, cap;
+    bool failed;
+} tok_heap;
+
+void tok_heap_push(tok_heap *h, tok_bigram b);
+bool tok_heap_pop(tok_heap *h, tok_bigram *out);
+
+/* Splits text[0..len) into symbols of one UTF-8 character each (judged by the lead byte). Returns
+ * the count, or -1 when out of memory; *syms is grown as needed. */
+int32_t tok_split_chars(const char *text, size_t len, tok_symbol **syms, size_t *cap);
+
+/* The pieces SentencePiece merging may produce: not control, unknown or byte tokens. */
+static inline bool tok_is_mergeable(const tokenizer *t, int32_t id) {
+    return !(t->tokens[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN | TOK_ATTR_BYTE));
+}
 
 /* Encode one fragment of plain text (no special tokens in it) onto out. Return false only when
  * memory runs out. */

@@ -187,12 +187,16 @@ static void test_rollback(engine *e, const char *name) {
     aion_sampler_params sp = aion_sampler_default_params();
     sp.temperature = 0;
     int32_t prompt[32], out[128];
-    int n_prompt = make_prompt(0, aion_n_vocab(e->target), prompt);
     decode_config dc = decode_default_config();
     dc.strategy = DECODE_SPEC;
     dc.draft_max = 7;
     decode_stats st;
-    int n_out = generate(e, &dc, &sp, prompt, n_prompt, 30, out, &st);
+    int n_prompt = 0, n_out = 0;
+    for (int which = 0; which < 6; which++) { /* find a prompt whose decoding rejects a draft */
+        n_prompt = make_prompt(which, aion_n_vocab(e->target), prompt);
+        n_out = generate(e, &dc, &sp, prompt, n_prompt, 40, out, &st);
+        if (st.drafted > st.accepted) break;
+    }
     CHECK(st.drafted > st.accepted, "%s: no rejection happened, rollback not exercised", name);
     int t_len = aion_kv_len(e->tctx, 0), d_len = aion_kv_len(e->dctx, 0);
     CHECK(t_len == n_prompt + n_out - 1, "%s: target cache holds %d, context minus pending is %d", name, t_len,
@@ -211,8 +215,11 @@ static void test_rollback(engine *e, const char *name) {
     for (int which = 0; which < 2; which++) {
         aion_ctx *c = which ? e->dctx : e->tctx;
         int len = which ? d_len : t_len;
-        aion_batch b = {len, ctx_tokens, pos, seq, NULL};
-        CHECK(aion_forward(c, e->threads, &b, NULL, err, sizeof err) >= 0, "clean feed: %s", err);
+        for (int b0 = 0; b0 < len; b0 += aion_ctx_n_batch(c)) {
+            int n = len - b0 < aion_ctx_n_batch(c) ? len - b0 : aion_ctx_n_batch(c);
+            aion_batch b = {n, ctx_tokens + b0, pos + b0, seq + b0, NULL};
+            CHECK(aion_forward(c, e->threads, &b, NULL, err, sizeof err) >= 0, "clean feed: %s", err);
+        }
         CHECK(kv_equal(c, 0, c, 1, len), "%s: %s cache after rollback differs from a clean run (%d positions)",
               name, which ? "draft" : "target", len);
     }
@@ -299,7 +306,7 @@ static double sampled_chi_square(engine *e, int accept_rule, int strategy, const
 static void test_sampling_distribution(engine *e, const char *name) {
     aion_sampler_params sp = aion_sampler_default_params();
     sp.temperature = 1.0f;
-    sp.top_k = 6;
+    sp.top_k = 0; /* full support: the naive rule then keeps every draft, and must be caught */
     sp.top_p = 1.0f;
     sp.min_p = 0.0f;
     int32_t n_vocab = aion_n_vocab(e->target);
@@ -326,7 +333,8 @@ static void test_lookup_propose(void) {
     int32_t draft[8];
     const int32_t ctx[] = {5, 6, 7, 8, 9, 5, 6, 7};
     int n = lookup_propose(ctx, 8, 1, 3, 4, draft);
-    CHECK(n == 2 && draft[0] == 8 && draft[1] == 9, "trigram 5 6 7 -> 8 9 (then the copy reaches the end): n=%d", n);
+    /* the copy may run on into the suffix itself */
+    CHECK(n == 4 && draft[0] == 8 && draft[1] == 9 && draft[2] == 5 && draft[3] == 6, "trigram 5 6 7 -> 8 9 5 6: n=%d", n);
     const int32_t none[] = {1, 2, 3, 4};
     CHECK(lookup_propose(none, 4, 1, 3, 4, draft) == 0, "no repeated n-gram, no draft");
     const int32_t recent[] = {1, 2, 1, 3, 1};
@@ -350,9 +358,14 @@ int main(void) {
         test_batch_invariance(&e, PAIRS[i].target);
         test_greedy_lossless(&e, PAIRS[i].target, n_ctx);
         test_rollback(&e, PAIRS[i].target);
-        if (i == 0) test_sampling_distribution(&e, PAIRS[i].target);
         engine_close(&e);
     }
+    /* Sampling: a draft from another model (same vocabulary) disagrees often, so rejections and
+     * residual draws dominate and a wrong rule shows. */
+    engine e;
+    const pair far = {"tests/data/ref/llama-f32.gguf", "tests/data/ref/qwen2-f32.gguf"};
+    if (engine_open(&e, &far, 64)) test_sampling_distribution(&e, "llama-f32 drafted by qwen2-f32");
+    engine_close(&e);
     CHECK(n_run >= 3, "reference models missing (tests/data/ref)");
     return check_done();
 }

@@ -358,6 +358,42 @@ static void test_matmul_all_levels(void) {
     }
 }
 
+/* A result depends only on its row and token, not on the batch or row range it was computed
+ * in: speculative verification (n tokens at once) must reproduce single-token decoding bit
+ * for bit, and a thread's share of rows must not change its numbers. */
+static void test_batch_invariance(void) {
+    const int types[] = {AION_DT_F32, AION_DT_F16, AION_DT_BF16, AION_DT_Q8_0, AION_DT_Q4_0};
+    const int64_t cols_list[] = {160, 4096 + 32};
+    enum { ROWS = 9, TOK = 7 };
+    uint64_t s = 31337;
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        for (size_t ti = 0; ti < 5; ti++) {
+            for (size_t ci = 0; ci < 2; ci++) {
+                int type = types[ti];
+                int64_t cols = cols_list[ci];
+                size_t ab = quant_act_row_bytes(type, cols);
+                uint8_t *w = malloc(quant_row_bytes(type, cols) * ROWS);
+                float *x = malloc(sizeof(float) * (size_t)(cols * TOK));
+                uint8_t *act = malloc(ab * TOK);
+                float batch[TOK * ROWS], single[TOK * ROWS];
+                make_weights(&s, type, ROWS, cols, w);
+                fill_random(&s, x, cols * TOK, 1.0f);
+                for (int t = 0; t < TOK; t++) quant_act_prepare(type, x + cols * t, act + ab * t, cols);
+                quant_matmul(type, w, cols, act, TOK, batch, ROWS, 0, ROWS);
+                for (int t = 0; t < TOK; t++)
+                    for (int64_t r = 0; r < ROWS; r++)
+                        quant_matmul(type, w, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
+                CHECK(memcmp(batch, single, sizeof batch) == 0, "%s %s cols %lld: batch differs from single",
+                      LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
+                free(w), free(x), free(act);
+            }
+        }
+        cpu_features_limit(prev);
+    }
+}
+
 /* Rounding edge cases of the activation quantizer are bit-identical at every level. */
 static void test_act_prepare_edges(void) {
     enum { COLS = 96 };
@@ -435,6 +471,7 @@ int main(void) {
     test_quantize_error_bounds();
     test_act_prepare_edges();
     test_matmul_all_levels();
+    test_batch_invariance();
     test_dot_axpy();
     return check_done();
 }

@@ -28,7 +28,8 @@ TYPE_BY_ID = {v[0]: k for k, v in TYPES.items()}
 
 def _round_away(x):
     """C's roundf: halves away from zero (numpy rounds them to even)."""
-    return np.trunc(x + np.copysign(np.float32(0.5), x)).astype(np.float32)
+    t = np.trunc(x)
+    return (t + np.where(np.abs(x - t) >= np.float32(0.5), np.sign(x), 0)).astype(np.float32)
 
 
 def _f32_to_bf16(x):

@@ -158,7 +158,7 @@ int membw_measure(aion_threads *t, size_t bytes, int n_runs, membw_result *out, 
     }
     qsort(gbps, (size_t)n_runs, sizeof *gbps, cmp_double);
     out->best_gbps = gbps[n_runs - 1];
-    out->median_gbps = gbps[n_runs / 2];
+    out->median_gbps = n_runs % 2 ? gbps[n_runs / 2] : 0.5 * (gbps[n_runs / 2 - 1] + gbps[n_runs / 2]);
     free(pr->buf);
     free(pr);
     free(gbps);

@@ -135,7 +135,7 @@ static uint64_t plan_data_bytes(const tensor_plan *plan) {
 
 /* ------------------------------------------------------------- validation */
 
-static bool type_writable(int type) {
+bool synth_type_supported(int type) {
     return type == AION_DT_F32 || type == AION_DT_F16 || type == AION_DT_BF16 || type == AION_DT_Q8_0 ||
            type == AION_DT_Q4_0;
 }
@@ -146,7 +146,7 @@ static bool type_writable(int type) {
 static bool validate(const synth_params *p, char *err, size_t err_len) {
     const synth_shape *s = &p->shape;
     const char *why = NULL;
-    if (!type_writable(p->type)) why = "the weight type must be f32, f16, bf16, q8_0 or q4_0";
+    if (!synth_type_supported(p->type)) why = "the weight type must be f32, f16, bf16, q8_0 or q4_0";
     else if (s->n_layer < 1 || s->n_embd < 1 || s->n_head < 1 || s->n_head_kv < 1 || s->n_ff < 1 || s->n_vocab < 1)
         why = "every dimension must be positive";
     else if (s->n_embd % s->n_head || s->n_head % s->n_head_kv || (s->n_embd / s->n_head) % 2)
@@ -531,10 +531,36 @@ static bool stream_all(FILE *out, const synth_params *p, const tensor_plan *plan
     return ok;
 }
 
+uint64_t synth_data_bytes(const synth_params *p) {
+    tensor_plan plan;
+    if (!plan_build(p, &plan)) return 0;
+    uint64_t total = plan_data_bytes(&plan);
+    free(plan.t);
+    return total;
+}
+
+/* The metadata and tensor infos, then the data; false with err set. */
+static bool write_model(FILE *out, const char *path, const synth_params *p, synth_progress_fn progress, void *user,
+                        char *err, size_t err_len) {
+    tensor_plan plan = {0};
+    out_buf meta = {0};
+    bool ok = plan_build(p, &plan) && meta_build(p, path, &meta, err, err_len);
+    if (ok && !meta_add_tensor_infos(&meta, &plan)) ok = false, snprintf(err, err_len, "out of memory");
+    if (!ok && !err[0]) snprintf(err, err_len, "out of memory");
+    errno = 0;
+    if (ok && !stream_all(out, p, &plan, &meta, progress, user))
+        ok = false, snprintf(err, err_len, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    free(plan.t);
+    free(meta.data);
+    return ok;
+}
+
 /* Streams into a temporary sibling and renames it into place, so no half-written model is ever
- * seen under the final name. */
-static int write_file(const char *path, const synth_params *p, const tensor_plan *plan, const out_buf *meta,
-                      synth_progress_fn progress, void *user, char *err, size_t err_len) {
+ * seen under the final name. The file is created first, so an unwritable path is the error. */
+int synth_write(const synth_params *p, const char *path, synth_progress_fn progress, void *user, char *err,
+                size_t err_len) {
+    if (err_len) err[0] = 0;
+    if (!validate(p, err, err_len)) return -1;
     size_t tmp_len = strlen(path) + 32;
     char *tmp = malloc(tmp_len);
     if (!tmp) return snprintf(err, err_len, "out of memory"), -1;
@@ -545,38 +571,11 @@ static int write_file(const char *path, const synth_params *p, const tensor_plan
         free(tmp);
         return -1;
     }
-    bool ok = stream_all(out, p, plan, meta, progress, user);
-    int saved = errno;
-    if (fclose(out) != 0 && ok) ok = false, saved = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, saved = errno;
-    if (!ok) {
-        snprintf(err, err_len, "%s: write failed: %s", path, strerror(saved ? saved : EIO));
-        unlink(tmp);
-    }
+    bool ok = write_model(out, path, p, progress, user, err, err_len);
+    if (fclose(out) != 0 && ok) ok = false, snprintf(err, err_len, "%s: write failed: %s", path, strerror(errno));
+    if (ok && rename(tmp, path) != 0)
+        ok = false, snprintf(err, err_len, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (!ok) unlink(tmp);
     free(tmp);
     return ok ? 0 : -1;
-}
-
-uint64_t synth_data_bytes(const synth_params *p) {
-    tensor_plan plan;
-    if (!plan_build(p, &plan)) return 0;
-    uint64_t total = plan_data_bytes(&plan);
-    free(plan.t);
-    return total;
-}
-
-int synth_write(const synth_params *p, const char *path, synth_progress_fn progress, void *user, char *err,
-                size_t err_len) {
-    if (!validate(p, err, err_len)) return -1;
-    tensor_plan plan = {0};
-    out_buf meta = {0};
-    int rc = -1;
-    if (!plan_build(p, &plan)) snprintf(err, err_len, "out of memory");
-    else if (meta_build(p, path, &meta, err, err_len)) {
-        if (!meta_add_tensor_infos(&meta, &plan)) snprintf(err, err_len, "out of memory");
-        else rc = write_file(path, p, &plan, &meta, progress, user, err, err_len);
-    }
-    free(plan.t);
-    free(meta.data);
-    return rc;
 }

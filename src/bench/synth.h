@@ -34,6 +34,9 @@ const synth_shape *synth_find_shape(const char *name);
 bool synth_custom_shape(const char *arch, int n_layer, int n_embd, int n_head, int n_head_kv, int n_ff,
                         int n_vocab, synth_shape *out);
 
+/* The weight types synth writes: f32, f16, bf16, q8_0, q4_0. */
+bool synth_type_supported(int type);
+
 typedef struct synth_params {
     synth_shape shape;
     int type;               /* enum aion_dtype of the 2D weights; norms and biases stay f32 */

@@ -1,5 +1,5 @@
 /*
- * tasks.h - the evaluation task sets (bench/tasks/*.jsonl) and how answers are scored.
+ * tasks.h - the evaluation task sets (bench/tasks/CATEGORY.jsonl) and how answers are scored.
  *
  * One JSON object per line: {"id", "category", "prompt", "answer"}. Scoring is
  * exact match after the normalisation its category calls for: math and qa

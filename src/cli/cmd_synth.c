@@ -122,7 +122,7 @@ int cmd_synth(int argc, char **argv) {
     if (o.list) return list_shapes(), 0;
     synth_params p = {.seed = o.seed, .vocab_from = o.vocab_from, .type = quant_type_from_name(o.type_name)};
     if ((rc = resolve_shape(&o, &p.shape))) return rc;
-    if (p.type < 0) {
+    if (!synth_type_supported(p.type)) {
         fprintf(stderr, "error: unknown type '%s' (f32, f16, bf16, q8_0, q4_0)\n", o.type_name);
         return 2;
     }
@@ -132,7 +132,7 @@ int cmd_synth(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", err);
         return 1;
     }
-    printf("%s: %s %s, %d layers, %.3f GB of weights, %.1f s\n", o.out, p.shape.name, quant_type_name(p.type),
-           p.shape.n_layer, synth_data_bytes(&p) / 1e9, now_seconds() - t0);
+    printf("%s: %s %s, %d layers, %.1f MB of tensors, %.1f s\n", o.out, p.shape.name, quant_type_name(p.type),
+           p.shape.n_layer, synth_data_bytes(&p) / 1e6, now_seconds() - t0);
     return 0;
 }

@@ -19,6 +19,9 @@ static const command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
     {"eval", cmd_eval, "accuracy and speed of a model on the task sets (bench/tasks)"},
+    {"synth", cmd_synth, "write a random-weight model of a real shape (for benchmarks)"},
+    {"bench", cmd_bench, "memory bandwidth, decode, prefill and batch speed of a model"},
+    {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors + tokenizer.json) to GGUF"},
     /* new subcommands: one line each, above this comment */
 };
 

@@ -121,14 +121,13 @@ decoder *decoder_new(const decode_config *cfg, aion_ctx *target, int target_seq,
     d->p = malloc((size_t)d->n_vocab * sizeof(float));
     d->draft_logits = malloc((size_t)d->n_vocab * sizeof(float));
     if (draft) {
-        /* The draft samples with the target's temperature and truncation but its own stream. */
-        aion_sampler_params dp = aion_sampler_default_params();
-        dp.temperature = aion_sampler_is_greedy(sampler) ? 0.0f : 1.0f;
-        dp.top_k = 0;
-        dp.top_p = 1.0f;
-        dp.min_p = 0.0f;
+        /* The draft samples with the target's temperature and truncation (the closer q is to p,
+         * the more is accepted) but no repetition penalty and its own random stream. */
+        aion_sampler_params dp = aion_sampler_get_params(sampler);
         dp.repeat_penalty = 1.0f;
-        dp.seed = 0xD4AF7ull + (uint64_t)target_seq;
+        /* The draft's randomness must be independent from request to request: a fixed seed would
+         * make the draft a deterministic function of the context and bias the output. */
+        dp.seed = (uint64_t)(aion_sampler_uniform(sampler) * 0x1p53);
         d->draft_sampler = aion_sampler_new(&dp, d->n_vocab);
     }
     if (!d->tokens || !d->rows || !d->q || !d->p || !d->draft_logits || (draft && !d->draft_sampler)) {

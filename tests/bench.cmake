@@ -1,0 +1,40 @@
+# bench.cmake - `aio synth` and `aio bench` run end to end on a tiny model (not a timed test).
+#
+# Included by tests/CMakeLists.txt, it registers ctest bench_smoke, which runs this same file
+# in script mode (a helper .cmake of its own would itself be included as a fragment): synth a
+# tiny random-weight model into the build tree, then `aio bench batch` must print its Markdown
+# table and `aio bench memory --json` its JSON object, both exiting 0. The figures are printed
+# for the log, never compared: CI machines are too noisy for speed thresholds.
+
+if(CMAKE_SCRIPT_MODE_FILE)
+  function(run_aio what)
+    execute_process(COMMAND "${AIO}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc STREQUAL "0")
+      message(FATAL_ERROR "aio ${what}: exit code '${rc}'\nstdout: ${out}\nstderr: ${err}")
+    endif()
+    message(STATUS "aio ${what}:\n${out}")
+    set(out "${out}" PARENT_SCOPE)
+  endfunction()
+
+  set(model "${OUT_DIR}/bench-smoke.gguf")
+  run_aio(synth synth --dims 2,64,4,2,160,320 --type q8_0 "${model}")
+  run_aio("bench batch" bench batch -m "${model}" -t 2 --runs 3)
+  foreach(expect "| n | ms | tok/s | t(n)/t(1) |" "| 32 |")
+    string(FIND "${out}" "${expect}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "aio bench batch: output lacks '${expect}'")
+    endif()
+  endforeach()
+  run_aio("bench memory --json" bench memory --json -t 2 --size 64 --runs 2)
+  if(NOT out MATCHES "^{\"bench\":\"memory\".*\"best_gbps\":[0-9.e+-]+")
+    message(FATAL_ERROR "aio bench memory --json: not the expected JSON object: ${out}")
+  endif()
+  file(REMOVE "${model}")
+  return()
+endif()
+
+add_test(NAME bench_smoke
+         COMMAND ${CMAKE_COMMAND} -DAIO=$<TARGET_FILE:aio> -DOUT_DIR=${CMAKE_CURRENT_BINARY_DIR}
+                 -P ${CMAKE_CURRENT_LIST_FILE}
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(bench_smoke PROPERTIES TIMEOUT 120)
