@@ -102,6 +102,9 @@ static uint64_t hash_bytes(uint64_t h, const char *s, size_t len) {
 
 static const uint64_t HASH_SEED = 0xcbf29ce484222325ull;
 
+/* FNV's low bits mix poorly and the tables index by the low bits: fold the high half in. */
+static uint32_t slot_of(uint64_t h, uint32_t mask) { return (uint32_t)(h ^ (h >> 29) ^ (h >> 47)) & mask; }
+
 static bool index_init(tok_index *ix, size_t n_items) {
     size_t size = 16;
     while (size < n_items * 2) size *= 2;
@@ -118,7 +121,7 @@ static bool text_equals(const tokenizer *t, int32_t id, const char *s, size_t le
 }
 
 int32_t tok_lookup(const tokenizer *t, const char *s, size_t len) {
-    uint32_t i = (uint32_t)hash_bytes(HASH_SEED, s, len) & t->by_text.mask;
+    uint32_t i = slot_of(hash_bytes(HASH_SEED, s, len), t->by_text.mask);
     for (;; i = (i + 1) & t->by_text.mask) {
         uint32_t slot = t->by_text.slots[i];
         if (slot == 0) return -1;
@@ -141,7 +144,7 @@ static bool merge_equals(const tokenizer *t, int32_t rank, const char *l, size_t
 
 int32_t tok_merge_rank(const tokenizer *t, const char *l, size_t ll, const char *r, size_t rl) {
     if (t->n_merges == 0) return -1;
-    uint32_t i = (uint32_t)pair_hash(l, ll, r, rl) & t->by_pair.mask;
+    uint32_t i = slot_of(pair_hash(l, ll, r, rl), t->by_pair.mask);
     for (;; i = (i + 1) & t->by_pair.mask) {
         uint32_t slot = t->by_pair.slots[i];
         if (slot == 0) return -1;
@@ -311,7 +314,7 @@ static bool index_insert_token(load_ctx *c, int32_t id) {
     tokenizer *t = c->t;
     const tok_entry *e = &t->tokens[id];
     const char *s = t->texts + e->text_off;
-    uint32_t i = (uint32_t)hash_bytes(HASH_SEED, s, e->text_len) & t->by_text.mask;
+    uint32_t i = slot_of(hash_bytes(HASH_SEED, s, e->text_len), t->by_text.mask);
     for (;; i = (i + 1) & t->by_text.mask) {
         uint32_t slot = t->by_text.slots[i];
         if (slot == 0) break;
@@ -416,7 +419,7 @@ static void index_merges(tokenizer *t) {
     for (int32_t r = 0; r < t->n_merges; r++) {
         const tok_merge *m = &t->merges[r];
         const char *l = t->merge_text + m->off, *rt = l + m->left_len + 1;
-        uint32_t i = (uint32_t)pair_hash(l, m->left_len, rt, m->right_len) & t->by_pair.mask;
+        uint32_t i = slot_of(pair_hash(l, m->left_len, rt, m->right_len), t->by_pair.mask);
         bool duplicate = false;
         for (;; i = (i + 1) & t->by_pair.mask) {
             uint32_t slot = t->by_pair.slots[i];
@@ -477,12 +480,16 @@ static bool read_specials(load_ctx *c) {
 
 /* ---------------------------------------------------------------- loading: attributes by text */
 
+/* DeepSeek writes its markers with U+FF5C (fullwidth bar) and U+2581 (the SentencePiece space). */
+#define FW_BAR "\xef\xbd\x9c"
+#define SP_SPACE "\xe2\x96\x81"
+
 /* Texts that end generation (llama.cpp's list); they are control tokens whatever the file says. */
 static const char *const EOG_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
     "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
     "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[",
+    ("<" FW_BAR "end" SP_SPACE "of" SP_SPACE "sentence" FW_BAR ">"), "[e~[",
     /* fill-in-the-middle pad / repo / file-separator tokens also end generation */
     "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", "<|fim_repo|>", "<|repo_name|>",
     "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>",
@@ -490,12 +497,12 @@ static const char *const EOG_TEXTS[] = {
 
 /* Fill-in-the-middle markers: control tokens, not text. */
 static const char *const FIM_TEXTS[] = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
-    "<PRE>", "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>",
-    "<SUF>", "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>",
-    "<MID>", "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", ("<" FW_BAR "fim" SP_SPACE "begin" FW_BAR ">"),
+    "<PRE>", (SP_SPACE "<PRE>"), "<|code_prefix|>", "<|prefix|>",
+    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", ("<" FW_BAR "fim" SP_SPACE "hole" FW_BAR ">"),
+    "<SUF>", (SP_SPACE "<SUF>"), "<|code_suffix|>", "<|suffix|>",
+    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", ("<" FW_BAR "fim" SP_SPACE "end" FW_BAR ">"),
+    "<MID>", (SP_SPACE "<MID>"), "<|code_middle|>", "<|middle|>",
 };
 
 /* gpt-oss's channel markers are always rendered, so llama.cpp makes them user-defined. */

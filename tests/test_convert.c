@@ -3,7 +3,7 @@
  *
  * Without arguments (the ctest of the glob):
  *  - the committed fixtures tests/hf/llama-f32 (two shards) and tests/hf/qwen2-f16, which
- *    tools/export_hf.py wrote from tests/data/ref/*.gguf in Hugging Face layout, convert back
+ *    tools/export_hf.py wrote from the GGUFs in tests/data/ref in Hugging Face layout, convert back
  *    to GGUFs whose tensors are byte-identical to those files (llama's RoPE rows reordered
  *    back), whose logits are identical, and whose tokenizer gives the same ids; converted
  *    to q8_0/q4_0 they equal the reference quantized files;
@@ -15,7 +15,6 @@
  * are compared with llama.cpp's test vectors (--vectors FILE.inp) and with Hugging Face's
  * tokenizers (tests/hf/ref_tokenize.mjs under node) on a few hundred generated strings.
  */
-#define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -216,7 +215,7 @@ static void compare_tokenizers(const char *what, const char *want_path, const ch
 static void test_fixture(const char *hf_dir, const char *ref_gguf, int type) {
     char out[512], err[600], what[256];
     snprintf(what, sizeof what, "%s -> %s", hf_dir, quant_type_name(type));
-    snprintf(out, sizeof out, "%s/%s.gguf", tmp_dir, strrchr(ref_gguf, '/') + 1);
+    snprintf(out, sizeof out, "%s/%s", tmp_dir, strrchr(ref_gguf, '/') + 1);
     int rc = convert_to(hf_dir, out, type, false, err, sizeof err);
     CHECK(rc == 0, "%s: %s", what, err);
     if (rc) return;
@@ -558,4 +557,344 @@ static void test_tokenizer_malformed(void) {
         hf_vocab_free(v);
     }
     free(json);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broken model folders: variants of the llama fixture built in the temporary directory. */
+
+#define FIXTURE "tests/hf/llama-f32"
+static const char *const FIXTURE_FILES[] = {"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                            "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"};
+
+/* A JSON object file of the fixture with `key` set to the JSON value `patch` (NULL: removed). */
+static bool write_patched(const char *src, const char *dst, const char *key, const char *patch) {
+    char *text = read_text(src, NULL);
+    cJSON *root = text ? cJSON_Parse(text) : NULL, *value = patch ? cJSON_Parse(patch) : NULL;
+    free(text);
+    if (!root || (patch && !value)) {
+        cJSON_Delete(root);
+        cJSON_Delete(value);
+        return false;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(root, key);
+    if (value) cJSON_AddItemToObject(root, key, value);
+    char *out = cJSON_Print(root);
+    bool ok = out && write_bytes(dst, out, strlen(out));
+    free(out);
+    cJSON_Delete(root);
+    return ok;
+}
+
+typedef struct folder_case {
+    const char *what;
+    const char *file;  /* the fixture file to patch (config.json or the index) */
+    const char *key, *patch;
+    const char *omit;  /* a fixture file left out */
+    const char *expect;
+} folder_case;
+
+static const folder_case FOLDER_CASES[] = {
+    {"other architecture", "config.json", "architectures", "[\"GPT2LMHeadModel\"]", NULL,
+     "architecture 'GPT2LMHeadModel' is not supported"},
+    {"one layer too many", "config.json", "num_hidden_layers", "3", NULL,
+     "tensor 'model.layers.2.input_layernorm.weight' is missing"},
+    {"one layer too few", "config.json", "num_hidden_layers", "1", NULL, "unexpected tensor 'model.layers.1."},
+    {"rope scaling", "config.json", "rope_scaling", "{\"rope_type\":\"llama3\",\"factor\":8.0}", NULL,
+     "rope_scaling 'llama3' is not supported"},
+    {"narrower model", "config.json", "hidden_size", "32", NULL, "has shape [300, 64] (2 dims), expected [300, 32]"},
+    {"gelu", "config.json", "hidden_act", "\"gelu\"", NULL, "hidden_act 'gelu' is not supported"},
+    {"no hidden size", "config.json", "hidden_size", NULL, NULL, "config.json: missing 'hidden_size'"},
+    {"odd heads", "config.json", "num_attention_heads", "3", NULL, "do not fit together"},
+    {"head_dim", "config.json", "head_dim", "8", NULL, "head_dim 8 differs"},
+    {"layers as text", "config.json", "num_hidden_layers", "\"2\"", NULL, "'num_hidden_layers' is not an integer"},
+    {"vocab size", "config.json", "vocab_size", "301", NULL, "vocab_size 301 but the embedding has 300 rows"},
+    {"llama biases", "config.json", "attention_bias", "true", NULL, "attention biases on a llama model"},
+    {"no tokenizer", "config.json", "x", NULL, "tokenizer.json", "tokenizer.json: cannot open"},
+    {"no shard", "config.json", "x", NULL, "model-00002-of-00002.safetensors",
+     "model-00002-of-00002.safetensors: cannot open"},
+    {"no config", NULL, NULL, NULL, "config.json", "config.json: cannot open"},
+    {"shard outside", "model.safetensors.index.json", "weight_map", "{\"model.norm.weight\":\"../x.safetensors\"}",
+     NULL, "does not name a shard file"},
+    {"wrong shard", "model.safetensors.index.json", "weight_map",
+     "{\"model.norm.weight\":\"model-00001-of-00002.safetensors\"}", NULL, "'model.norm.weight' is not in its shard"},
+    {"short weight map", "model.safetensors.index.json", "weight_map",
+     "{\"model.norm.weight\":\"model-00002-of-00002.safetensors\"}", NULL, "but the weight_map lists 1"},
+};
+
+static bool make_variant(const folder_case *c, const char *dir) {
+    char src[512], dst[1024], abs_src[4096];
+    if (mkdir(dir, 0755) != 0) return false;
+    for (size_t i = 0; i < sizeof FIXTURE_FILES / sizeof *FIXTURE_FILES; i++) {
+        if (c->omit && strcmp(c->omit, FIXTURE_FILES[i]) == 0) continue;
+        if (c->file && strcmp(c->file, FIXTURE_FILES[i]) == 0) continue;
+        snprintf(src, sizeof src, "%s/%s", FIXTURE, FIXTURE_FILES[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, FIXTURE_FILES[i]);
+        if (!realpath(src, abs_src) || symlink(abs_src, dst) != 0) return false;
+    }
+    if (!c->file) return true;
+    snprintf(src, sizeof src, "%s/%s", FIXTURE, c->file);
+    snprintf(dst, sizeof dst, "%s/%s", dir, c->file);
+    return write_patched(src, dst, c->key, c->patch);
+}
+
+static void test_broken_folders(void) {
+    for (size_t i = 0; i < sizeof FOLDER_CASES / sizeof *FOLDER_CASES; i++) {
+        const folder_case *c = &FOLDER_CASES[i];
+        char dir[512], out[600], err[600] = "";
+        snprintf(dir, sizeof dir, "%s/case%zu", tmp_dir, i);
+        snprintf(out, sizeof out, "%s/out.gguf", dir);
+        bool made = make_variant(c, dir);
+        CHECK(made, "%s: could not build the folder", c->what);
+        if (!made) continue;
+        int rc = convert_to(dir, out, AION_DT_F16, false, err, sizeof err);
+        CHECK(rc != 0, "%s: converted", c->what);
+        CHECK(!strchr(err, '\n') && strstr(err, c->expect), "%s: message '%s' lacks '%s'", c->what, err, c->expect);
+        CHECK(access(out, F_OK) != 0, "%s: a failed conversion left %s behind", c->what, out);
+    }
+    char err[600] = "";
+    convert_params p = {.hf_dir = FIXTURE, .out_path = "/nonexistent/dir/x.gguf", .type = AION_DT_Q4_1};
+    CHECK(convert_hf(&p, NULL, err, sizeof err) != 0 && strstr(err, "q4_1 is not one of"), "q4_1 target: '%s'", err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* --hf-vocab: a real tokenizer.json against llama.cpp's vectors and Hugging Face's ids. */
+
+static void print_escaped(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c == '\r') fputs("\\r", out);
+        else if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\x%02x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void print_ids(FILE *out, const int32_t *ids, int n) {
+    fputc('[', out);
+    for (int i = 0; i < n; i++) fprintf(out, i ? " %d" : "%d", ids[i]);
+    fputc(']', out);
+}
+
+/* Compares one string's ids; prints the difference (the first few) when they differ. */
+static bool same_ids(const char *label, const char *text, const int32_t *ours, int n_ours, const int32_t *want, int n_want,
+                     int *n_printed) {
+    bool same = n_ours == n_want && memcmp(ours, want, sizeof(int32_t) * (size_t)n_want) == 0;
+    if (!same && (*n_printed)++ < 60) {
+        fprintf(stderr, "MISMATCH %s ", label);
+        print_escaped(stderr, text);
+        fprintf(stderr, "\n  ours ");
+        print_ids(stderr, ours, n_ours);
+        fprintf(stderr, "\n  want ");
+        print_ids(stderr, want, n_want);
+        fputc('\n', stderr);
+    }
+    return same;
+}
+
+static int encode_all(const tokenizer *t, const char *text, bool special, int32_t **ids) {
+    int cap = 64;
+    for (;;) {
+        *ids = realloc(*ids, sizeof(int32_t) * (size_t)cap);
+        int n = tokenizer_encode(t, text, strlen(text), false, special, *ids, cap);
+        if (n <= cap) return n;
+        cap = n;
+    }
+}
+
+/* llama.cpp's test-tokenizer-0 files: texts split by "\n__ggml_vocab_test__\n", one line of ids each. */
+static void compare_vectors(const tokenizer *t, const char *inp_path) {
+    char out_path[600];
+    snprintf(out_path, sizeof out_path, "%.580s.out", inp_path);
+    size_t len = strlen(out_path);
+    memcpy(out_path + len - 8, ".out", 5); /* x.inp.out -> x.out */
+    char *inp = read_text(inp_path, NULL), *outs = read_text(out_path, NULL);
+    CHECK(inp && outs, "cannot read %s / %s", inp_path, out_path);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    char *text = inp, *line = outs;
+    int n_cases = 0, n_bad = 0, n_printed = 0;
+    int32_t *ours = NULL, want[512];
+    while (inp && outs && *text && *line) {
+        char *end = strstr(text, sep), *eol = strchr(line, '\n');
+        if (!end || !eol) break;
+        *end = 0, *eol = 0;
+        int n_want = 0;
+        for (char *p = line, *q; n_want < 512; p = q) {
+            long v = strtol(p, &q, 10);
+            if (q == p) break;
+            want[n_want++] = (int32_t)v;
+        }
+        int n = encode_all(t, text, false, &ours);
+        char label[32];
+        snprintf(label, sizeof label, "vector %d", n_cases);
+        n_bad += !same_ids(label, text, ours, n, want, n_want, &n_printed);
+        n_cases++;
+        text = end + strlen(sep), line = eol + 1;
+    }
+    printf("vectors %s: %d of %d identical\n", inp_path, n_cases - n_bad, n_cases);
+    CHECK(n_cases > 0 && n_bad == 0, "%d of %d test vectors of %s differ", n_bad, n_cases, inp_path);
+    free(ours);
+    free(inp);
+    free(outs);
+}
+
+static const char *const HAND_STRINGS[] = {
+    "", " ", "  ", "\n", "\n\n\n", "\t", " \t\n ", "a", "Hello world", " Hello world", "Hello World!",
+    "Hello, world! How are you?", "I'm fine, you're not, they'll see, we've done, it's DONE, DON'T",
+    "The quick brown fox jumps over the lazy dog.", "          x", "x          ", "x\n\n\ny", "a  b   c    d",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1", "12", "123", "1234", "12345",
+    "1234567890123", "3.14159265", "1,000,000.00", "0x1F2E3D", "2024-01-15T12:34:56Z", "-42 +17 =", "1e-10",
+    "٣٤٥ ٦٧", "Ⅻ ½ ¾ ²³", "你好，世界！", "日本語のテキストです。カタカナ", "한국어 문장입니다.", "繁體中文測試與简体中文",
+    "🦙", "👍🏽👍🏿", "👨‍👩‍👧‍👦", "🇫🇷🇯🇵🇺🇸", "😀😃😄 ok", "❤️🔥", "🤖🚀✨💡", "café naïve Ærøskøbing",
+    "crème brûlée à la São Paulo", "e\xcc\x81t\xc3\xa9 (decomposed e + U+0301 vs precomposed)", "n\xcc\x83o",
+    "Ångström ÉCOLE ǅ", "Привет, мир!", "Ελληνικά γράμματα", "العربية لغة جميلة", "עברית", "हिन्दी भाषा", "ภาษาไทย",
+    "ქართული", "Tiếng Việt có dấu", "def f(x):\n    return x ** 2\n", "for (int i = 0; i < n; ++i) {\n\tsum += a[i];\n}",
+    "#include <stdio.h>\nint main(void) { return 0; }", "console.log(`${a} + ${b}`);", "SELECT * FROM t WHERE id = 42;",
+    "std::vector<int> v{1, 2, 3};", "fn main() -> Result<(), Box<dyn Error>> {", "<div class=\"x\">&amp;&lt;</div>",
+    "$ ls -la | grep '\\.c$' > out.txt 2>&1", "https://example.com/path?q=1&r=2#frag", "user@example.org",
+    "!!!???...", "—–-", "«quote» „Zitat“ “quote”", "→ ← ↑ ↓", "€100 £50 ¥1000 ₹", "a/b\\c~^|", "''\"\"``",
+    "\xc2\xa0nbsp\xc2\xa0", "ideographic\xe3\x80\x80space", "\r\nwindows\r\nlines\r\n", "tab\tseparated\tvalues",
+    "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", "<|begin_of_text|><|start_header_id|>user"
+    "<|end_header_id|>\n\nHi<|eot_id|>", "<think>\nhmm\n</think>\n\nanswer", "<|endoftext|>", "<s> </s> <unk>",
+    "   leading and trailing   ", "MiXeD CaSe WoRdS", "snake_case_name and camelCaseName and kebab-case-name",
+};
+
+static const char *const FRAGMENTS[] = {
+    "Hello", "world", "the", "The", "HELLO", "tokenization", "supercalifragilisticexpialidocious", "I'm", "we'll",
+    "DON'T", "it's", "naïve", "café", "e\xcc\x81", "Ångström", "你好", "世界", "日本語", "カタカナ", "한국어", "🦙",
+    "👍🏽", "👨‍👩‍👧", "🇫🇷", "😀", "42", "3.14", "1000000", "007", "2024", "½", "٣", "x", "(", ")", "{", "}", "[]",
+    "==", "!=", "->", "::", "//", "/*", "*/", "#", "@", "$", "%", "&&", "||", "...", "?", "!", ",", ".", ";", ":",
+    "'", "\"", "`", "Привет", "мир", "Ελλάδα", "عربي", "עברית", "हिन्दी", "ไทย", "return", "def", "int", "0x7f",
+    "\\n", "\\t", "https://a.b/c", "<|im_end|>", "<|eot_id|>", "<think>", "\xc2\xa0", "\xe3\x80\x80",
+};
+static const char *const SEPARATORS[] = {"", " ", " ", " ", "  ", "\n", "\t", " \n", "\n\n", "   "};
+
+static uint64_t next_random(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The hand-picked strings, then n_random seeded mixes of fragments and separators. */
+static cJSON *make_strings(int n_random) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof HAND_STRINGS / sizeof *HAND_STRINGS; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(HAND_STRINGS[i]));
+    uint64_t seed = 20240615;
+    for (int i = 0; i < n_random; i++) {
+        char buf[512] = "";
+        int parts = 1 + (int)(next_random(&seed) % 6);
+        for (int k = 0; k < parts; k++) {
+            const char *sep = SEPARATORS[next_random(&seed) % (sizeof SEPARATORS / sizeof *SEPARATORS)];
+            const char *frag = FRAGMENTS[next_random(&seed) % (sizeof FRAGMENTS / sizeof *FRAGMENTS)];
+            strncat(buf, k ? sep : (next_random(&seed) % 4 ? "" : " "), sizeof buf - strlen(buf) - 1);
+            strncat(buf, frag, sizeof buf - strlen(buf) - 1);
+        }
+        if (next_random(&seed) % 8 == 0) strncat(buf, SEPARATORS[next_random(&seed) % 10], sizeof buf - strlen(buf) - 1);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+    }
+    return arr;
+}
+
+/* Runs tests/hf/ref_tokenize.mjs on the strings; returns the parsed id lists or NULL. */
+static cJSON *hf_reference_ids(const char *dir, const cJSON *strings) {
+    char in_path[512], out_path[512], cmd[2048];
+    tmp_path(in_path, sizeof in_path, "strings.json");
+    tmp_path(out_path, sizeof out_path, "ids.json");
+    char *text = cJSON_PrintUnformatted(strings);
+    bool ok = text && write_bytes(in_path, text, strlen(text));
+    free(text);
+    snprintf(cmd, sizeof cmd, "node tests/hf/ref_tokenize.mjs '%s' < '%s' > '%s'", dir, in_path, out_path);
+    if (!ok || system(cmd) != 0) return NULL;
+    char *out = read_text(out_path, NULL);
+    cJSON *ids = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    return ids;
+}
+
+static void compare_with_hf(const tokenizer *t, const char *dir) {
+    cJSON *strings = make_strings(300);
+    cJSON *ids = hf_reference_ids(dir, strings);
+    CHECK(cJSON_IsArray(ids) && cJSON_GetArraySize(ids) == cJSON_GetArraySize(strings),
+          "node tests/hf/ref_tokenize.mjs %s failed or gave the wrong number of answers", dir);
+    int n_cases = 0, n_bad = 0, n_printed = 0;
+    int32_t *ours = NULL, *want = NULL;
+    const cJSON *s = strings->child, *r = cJSON_IsArray(ids) ? ids->child : NULL;
+    for (; s && r && cJSON_GetArraySize(ids) == cJSON_GetArraySize(strings); s = s->next, r = r->next, n_cases++) {
+        int n_want = cJSON_GetArraySize(r), k = 0;
+        want = realloc(want, sizeof(int32_t) * (size_t)(n_want + 1));
+        for (const cJSON *e = r->child; e; e = e->next) want[k++] = (int32_t)e->valuedouble;
+        int n = encode_all(t, s->valuestring, true, &ours);
+        char label[32];
+        snprintf(label, sizeof label, "string %d", n_cases);
+        n_bad += !same_ids(label, s->valuestring, ours, n, want, n_want, &n_printed);
+    }
+    printf("Hugging Face (%s): %d of %d strings identical\n", dir, n_cases - n_bad, n_cases);
+    CHECK(n_bad == 0, "%d of %d strings tokenize differently from Hugging Face", n_bad, n_cases);
+    free(ours);
+    free(want);
+    cJSON_Delete(ids);
+    cJSON_Delete(strings);
+}
+
+static int run_vocab_mode(const char *dir, const char *vectors) {
+    char path[600], err[600];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (access(path, F_OK) != 0) SKIP("%s absent (run tests/hf/setup.sh)", path);
+    tmp_path(path, sizeof path, "vocab.gguf");
+    int rc = convert_to(dir, path, AION_DT_F32, true, err, sizeof err);
+    CHECK(rc == 0, "convert --vocab-only %s: %s", dir, err);
+    gguf_file *f = rc == 0 ? gguf_open(path, err, sizeof err) : NULL;
+    tokenizer *t = f ? tokenizer_from_gguf(f, err, sizeof err) : NULL;
+    CHECK(t != NULL, "the engine refuses the converted tokenizer of %s: %s", dir, err);
+    bool ran = false;
+    if (t && vectors && access(vectors, F_OK) == 0) {
+        compare_vectors(t, vectors);
+        ran = true;
+    } else if (vectors) {
+        printf("note: %s absent, llama.cpp vectors not compared\n", vectors);
+    }
+    if (t && system("node --version > /dev/null 2>&1") == 0) {
+        compare_with_hf(t, dir);
+        ran = true;
+    } else if (t) {
+        printf("note: node not found, Hugging Face comparison skipped\n");
+    }
+    tokenizer_free(t);
+    gguf_close(f);
+    if (t && !ran) SKIP("neither test vectors nor node available");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/aio-convert-XXXXXX", base && base[0] ? base : "/tmp");
+    if (!mkdtemp(tmp_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (argc >= 3 && strcmp(argv[1], "--hf-vocab") == 0) {
+        const char *vectors = argc >= 5 && strcmp(argv[3], "--vectors") == 0 ? argv[4] : NULL;
+        run_vocab_mode(argv[2], vectors);
+    } else {
+        test_st_valid();
+        test_st_malformed();
+        test_tiny_bpe(false);
+        test_tiny_bpe(true);
+        test_tokenizer_malformed();
+        test_fixture("tests/hf/llama-f32", "tests/data/ref/llama-f32.gguf", AION_DT_F32);
+        test_fixture("tests/hf/qwen2-f16", "tests/data/ref/qwen2-f16.gguf", AION_DT_F16);
+        test_fixture("tests/hf/llama-f32", "tests/data/ref/llama-q8_0.gguf", AION_DT_Q8_0);
+        test_fixture("tests/hf/llama-f32", "tests/data/ref/llama-q4_0.gguf", AION_DT_Q4_0);
+        test_fixture_details();
+        test_broken_folders();
+    }
+    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_done();
 }

@@ -17,6 +17,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 /* new subcommands: one line each, above this comment */
 
 #endif

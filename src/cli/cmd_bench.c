@@ -8,6 +8,10 @@
  *   batch    time of one forward of n = 1..32 tokens: the cost curve of verification
  *            and batching (t(n)/t(1)) that the orchestrator's cost model reads
  * Each prints a Markdown table on stdout, or one JSON object with --json.
+ * Model benches also report "cpu %": the CPU time the process got over the
+ * thread-time of the run. Below ~95 another process took the cores and the
+ * figure is disturbed; that column is what makes numbers from a shared machine
+ * readable at all.
  * Prompts are fixed pseudo-random token ids, so a weights-only file (or any
  * tokenizer) works and runs are comparable. Other benches (strategies, mixed,
  * serve) live in their own cmd_bench_*.c files and join the BENCHES table.
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/membw.h"
 #include "cli.h"
@@ -122,7 +127,22 @@ typedef struct bench_session {
     int8_t *want;
     float *logits;   /* n_batch rows of n_vocab */
     int n_batch;
+    double meter_wall, meter_cpu; /* seconds of the forwards since bench_meter_reset */
 } bench_session;
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void bench_meter_reset(bench_session *s) { s->meter_wall = s->meter_cpu = 0; }
+
+/* Percent of the metered forwards' thread-time the process really ran. */
+static double bench_cpu_percent(const bench_session *s) {
+    double thread_time = s->meter_wall * aion_threads_count(s->threads);
+    return thread_time > 0 ? 100.0 * s->meter_cpu / thread_time : 0;
+}
 
 static void bench_close(bench_session *s) {
     aion_ctx_free(s->ctx);
@@ -176,12 +196,15 @@ static double bench_forward(bench_session *s, int start, int n, bool all_logits)
     }
     aion_batch b = {.n_tokens = n, .tokens = s->tokens + start, .pos = s->pos, .want_logits = s->want};
     char err[512];
-    double t0 = now_seconds();
+    double c0 = cpu_seconds(), t0 = now_seconds();
     if (aion_forward(s->ctx, s->threads, &b, s->logits, err, sizeof err) < 0) {
         fprintf(stderr, "error: %s\n", err);
         return -1;
     }
-    return now_seconds() - t0;
+    double wall = now_seconds() - t0;
+    s->meter_wall += wall;
+    s->meter_cpu += cpu_seconds() - c0;
+    return wall;
 }
 
 /* Fills the cache with the first n tokens in forwards of at most n_batch. */
@@ -298,7 +321,7 @@ static const bench_spec DECODE_SPEC = {
 
 typedef struct decode_figures {
     int n_tokens;
-    double seconds, tokens_per_s, bytes_per_token, effective_gbps, percent_of_memory;
+    double seconds, tokens_per_s, bytes_per_token, effective_gbps, percent_of_memory, cpu_percent;
 } decode_figures;
 
 /* Greedy decoding after the prompt; the first decoded token is untimed (it still faults in
@@ -309,11 +332,12 @@ static int run_decode(bench_session *s, const bench_opts *o, double mem_gbps, de
     for (int i = 0; i <= o->n_decode; i++) {
         int at = o->n_prompt + i;
         s->tokens[at] = argmax(s->logits, s->info.n_vocab);
+        if (i == 1) bench_meter_reset(s);
         double t0 = now_seconds();
         if (bench_forward(s, at, 1, true) < 0) return -1;
         if (i > 0) elapsed += now_seconds() - t0;
     }
-    *f = (decode_figures){.n_tokens = o->n_decode, .seconds = elapsed};
+    *f = (decode_figures){.n_tokens = o->n_decode, .seconds = elapsed, .cpu_percent = bench_cpu_percent(s)};
     f->tokens_per_s = o->n_decode / elapsed;
     f->bytes_per_token = (double)aion_model_forward_bytes(s->model, true);
     f->effective_gbps = f->bytes_per_token * f->tokens_per_s / 1e9;
@@ -333,14 +357,16 @@ static void report_decode(const bench_session *s, const membw_result *mem, const
         cJSON_AddNumberToObject(j, "weight_bytes_per_token", f->bytes_per_token);
         cJSON_AddNumberToObject(j, "effective_gbps", f->effective_gbps);
         cJSON_AddNumberToObject(j, "percent_of_memory_bandwidth", f->percent_of_memory);
+        cJSON_AddNumberToObject(j, "cpu_percent", f->cpu_percent);
         print_json(j);
         return;
     }
     print_model_line(s);
-    printf("| tokens | tok/s | ms/token | MB/token | effective GB/s | memory GB/s | %% of memory |\n"
-           "|---:|---:|---:|---:|---:|---:|---:|\n");
-    printf("| %d | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f |\n", f->n_tokens, f->tokens_per_s, 1e3 / f->tokens_per_s,
-           f->bytes_per_token / 1e6, f->effective_gbps, mem->best_gbps, f->percent_of_memory);
+    printf("| tokens | tok/s | ms/token | MB/token | effective GB/s | memory GB/s | %% of memory | cpu %% |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| %d | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.0f |\n", f->n_tokens, f->tokens_per_s,
+           1e3 / f->tokens_per_s, f->bytes_per_token / 1e6, f->effective_gbps, mem->best_gbps, f->percent_of_memory,
+           f->cpu_percent);
 }
 
 static int bench_decode(int argc, char **argv) {
@@ -384,6 +410,7 @@ static int bench_prefill(int argc, char **argv) {
     /* A short untimed forward maps the weights in (page faults are not prefill's cost). */
     double *t = malloc((size_t)o.n_runs * sizeof *t);
     bool ok = t && bench_forward(&s, 0, o.n_prompt < 8 ? o.n_prompt : 8, false) >= 0;
+    bench_meter_reset(&s);
     for (int r = 0; ok && r < o.n_runs; r++) {
         aion_kv_truncate(s.ctx, 0, 0);
         ok = (t[r] = bench_forward(&s, 0, o.n_prompt, false)) >= 0;
@@ -391,7 +418,7 @@ static int bench_prefill(int argc, char **argv) {
     if (!ok) return free(t), bench_close(&s), 1;
     double best = t[0];
     for (int r = 1; r < o.n_runs; r++) best = t[r] < best ? t[r] : best;
-    double med = median(t, o.n_runs), gflop = prefill_flops(&s.info, o.n_prompt) / 1e9;
+    double med = median(t, o.n_runs), gflop = prefill_flops(&s.info, o.n_prompt) / 1e9, cpu = bench_cpu_percent(&s);
     free(t);
     if (o.json) {
         cJSON *j = bench_json_head("prefill", aion_threads_count(s.threads));
@@ -403,12 +430,14 @@ static int bench_prefill(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "tokens_per_second", o.n_prompt / best);
         cJSON_AddNumberToObject(j, "median_tokens_per_second", o.n_prompt / med);
         cJSON_AddNumberToObject(j, "gflops", gflop / best);
+        cJSON_AddNumberToObject(j, "cpu_percent", cpu);
         print_json(j);
     } else {
         print_model_line(&s);
-        printf("| prompt | runs | best s | tok/s | median tok/s | GFLOP/s |\n|---:|---:|---:|---:|---:|---:|\n");
-        printf("| %d | %d | %.3f | %.1f | %.1f | %.1f |\n", o.n_prompt, o.n_runs, best, o.n_prompt / best,
-               o.n_prompt / med, gflop / best);
+        printf("| prompt | runs | best s | tok/s | median tok/s | GFLOP/s | cpu %% |\n"
+               "|---:|---:|---:|---:|---:|---:|---:|\n");
+        printf("| %d | %d | %.3f | %.1f | %.1f | %.1f | %.0f |\n", o.n_prompt, o.n_runs, best, o.n_prompt / best,
+               o.n_prompt / med, gflop / best, cpu);
     }
     bench_close(&s);
     return 0;
@@ -426,19 +455,21 @@ static const int BATCH_SIZES[] = {1, 2, 4, 8, 16, 32};
 #define MAX_BATCH 32
 
 /* Median seconds of one forward of n tokens after the same cached prefix (rolled back after
- * each), following one untimed forward. */
-static double time_batch(bench_session *s, const bench_opts *o, int n, double *scratch) {
+ * each), following one untimed forward; *cpu gets the cpu % of the timed ones. */
+static double time_batch(bench_session *s, const bench_opts *o, int n, double *scratch, double *cpu) {
     int prefix = aion_kv_len(s->ctx, 0);
     for (int r = -1; r < o->n_runs; r++) {
+        if (r == 0) bench_meter_reset(s);
         double sec = bench_forward(s, prefix, n, !o->last_logits_only);
         aion_kv_truncate(s->ctx, 0, prefix);
         if (sec < 0) return -1;
         if (r >= 0) scratch[r] = sec;
     }
+    *cpu = bench_cpu_percent(s);
     return median(scratch, o->n_runs);
 }
 
-static void report_batch(const bench_session *s, const bench_opts *o, const double *sec) {
+static void report_batch(const bench_session *s, const bench_opts *o, const double *sec, const double *cpu) {
     double bytes = (double)aion_model_forward_bytes(s->model, true);
     if (o->json) {
         cJSON *j = bench_json_head("batch", aion_threads_count(s->threads));
@@ -454,6 +485,7 @@ static void report_batch(const bench_session *s, const bench_opts *o, const doub
             cJSON_AddNumberToObject(row, "tokens_per_second", BATCH_SIZES[i] / sec[i]);
             cJSON_AddNumberToObject(row, "ratio_to_1", sec[i] / sec[0]);
             cJSON_AddNumberToObject(row, "weight_gbps", bytes / sec[i] / 1e9);
+            cJSON_AddNumberToObject(row, "cpu_percent", cpu[i]);
             cJSON_AddItemToArray(rows, row);
         }
         print_json(j);
@@ -462,10 +494,10 @@ static void report_batch(const bench_session *s, const bench_opts *o, const doub
     print_model_line(s);
     printf("context: %d cached tokens | logits: %s rows | median of %d\n\n", o->pos,
            o->last_logits_only ? "last" : "all", o->n_runs);
-    printf("| n | ms | tok/s | t(n)/t(1) | weight GB/s |\n|---:|---:|---:|---:|---:|\n");
+    printf("| n | ms | tok/s | t(n)/t(1) | weight GB/s | cpu %% |\n|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < N_BATCH_SIZES; i++)
-        printf("| %d | %.2f | %.1f | %.2f | %.2f |\n", BATCH_SIZES[i], sec[i] * 1e3, BATCH_SIZES[i] / sec[i],
-               sec[i] / sec[0], bytes / sec[i] / 1e9);
+        printf("| %d | %.2f | %.1f | %.2f | %.2f | %.0f |\n", BATCH_SIZES[i], sec[i] * 1e3, BATCH_SIZES[i] / sec[i],
+               sec[i] / sec[0], bytes / sec[i] / 1e9, cpu[i]);
 }
 
 static int bench_batch(int argc, char **argv) {
@@ -473,11 +505,11 @@ static int bench_batch(int argc, char **argv) {
     int rc = parse_bench_args(argc, argv, &BATCH_SPEC, &o);
     if (rc) return rc;
     bench_session s;
-    double sec[N_BATCH_SIZES], *scratch = malloc((size_t)o.n_runs * sizeof *scratch);
+    double sec[N_BATCH_SIZES], cpu[N_BATCH_SIZES], *scratch = malloc((size_t)o.n_runs * sizeof *scratch);
     int fill_batch = o.pos > MAX_BATCH ? o.pos : MAX_BATCH;
     bool ok = scratch && bench_open(&s, &o, o.pos + MAX_BATCH, fill_batch) == 0 && bench_fill(&s, o.pos) == 0;
-    for (int i = 0; ok && i < N_BATCH_SIZES; i++) ok = (sec[i] = time_batch(&s, &o, BATCH_SIZES[i], scratch)) >= 0;
-    if (ok) report_batch(&s, &o, sec);
+    for (int i = 0; ok && i < N_BATCH_SIZES; i++) ok = (sec[i] = time_batch(&s, &o, BATCH_SIZES[i], scratch, &cpu[i])) >= 0;
+    if (ok) report_batch(&s, &o, sec, cpu);
     free(scratch);
     bench_close(&s);
     return ok ? 0 : 1;

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"synth", cmd_synth, "write a random-weight model of a real shape (for benchmarks)"},
     {"bench", cmd_bench, "memory bandwidth, decode, prefill and batch speed of a model"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors + tokenizer.json) to GGUF"},
+    {"probe", cmd_probe, "label prompts with the small model's probe (code / math / qa / chat)"},
     /* new subcommands: one line each, above this comment */
 };
 
