@@ -295,9 +295,10 @@ static bool type_is(const cJSON *obj, const char *type) {
     return cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
 }
 
-static const char *type_of(const cJSON *obj) {
+/* The "type" of a component, quoted for a message. */
+static const char *type_of(const cJSON *obj, char *buf, size_t len) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "type");
-    return cJSON_IsString(t) ? t->valuestring : "(none)";
+    return cJSON_IsString(t) ? quote(buf, len, t->valuestring) : "(none)";
 }
 
 static const char *regex_name(const char *regex) {
@@ -363,7 +364,8 @@ static bool check_spm_norm_step(parser *p, const cJSON *s) {
     if (type_is(s, "Replace") && cJSON_IsString(from) && cJSON_IsString(to) && strcmp(from->valuestring, " ") == 0 &&
         strcmp(to->valuestring, "\xe2\x96\x81") == 0)
         return true;
-    return fail(p, "normalizer %s is not supported for a SentencePiece-style BPE", type_of(s));
+    char q[160];
+    return fail(p, "normalizer %s is not supported for a SentencePiece-style BPE", type_of(s, q, sizeof q));
 }
 
 static bool detect_spm(parser *p, const cJSON *pre, const cJSON *norm) {
@@ -380,7 +382,8 @@ static bool detect_spm(parser *p, const cJSON *pre, const cJSON *norm) {
         if (cJSON_IsString(scheme)) p->v->add_space_prefix = strcmp(scheme->valuestring, "never") != 0;
         else p->v->add_space_prefix = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space"));
     } else if (pre && !cJSON_IsNull(pre)) {
-        return fail(p, "pre-tokenizer %s is not supported", type_of(pre));
+        char q[160];
+        return fail(p, "pre-tokenizer %s is not supported", type_of(pre, q, sizeof q));
     }
     p->v->model = "llama";
     return true;
@@ -393,9 +396,10 @@ static bool detect_kind(parser *p, const cJSON *root, const cJSON *model) {
     const cJSON *pfx = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
     if ((cJSON_IsString(sfx) && sfx->valuestring[0]) || (cJSON_IsString(pfx) && pfx->valuestring[0]))
         return fail(p, "BPE with a subword prefix or word suffix is not supported");
+    char q[160];
     if (has_byte_level(pre)) {
         if (norm && !cJSON_IsNull(norm) && !type_is(norm, "NFC"))
-            return fail(p, "normalizer %s is not supported for a byte-level BPE", type_of(norm));
+            return fail(p, "normalizer %s is not supported for a byte-level BPE", type_of(norm, q, sizeof q));
         p->v->model = "gpt2";
         return detect_pre(p, pre);
     }
@@ -613,7 +617,9 @@ static cJSON *parse_json(parser *p, const char *file, const char *text, size_t l
 static bool parse_root(parser *p, const cJSON *root, const cJSON *cfg) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return fail(p, "no 'model' object");
-    if (!type_is(model, "BPE")) return fail(p, "model type '%s' is not supported (BPE only)", type_of(model));
+    char q[160];
+    if (!type_is(model, "BPE"))
+        return fail(p, "model type '%s' is not supported (BPE only)", type_of(model, q, sizeof q));
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (cJSON_IsNull(added)) added = NULL;
     if (!read_vocab(p, model, added) || !fill_holes(p) || !detect_kind(p, root, model)) return false;

@@ -251,8 +251,9 @@ static bool build_name_index(parse_state *ps) {
     for (int i = 0; i < n; i++) {
         if (i > 0 && strcmp(refs[i].name, refs[i - 1].name) == 0) {
             char q[80];
+            fail(ps, "tensor '%s' appears twice in the header", printable(q, sizeof q, refs[i].name));
             free(refs);
-            return fail(ps, "tensor '%s' appears twice in the header", printable(q, sizeof q, refs[i].name));
+            return false;
         }
         f->by_name[i] = refs[i].index;
     }

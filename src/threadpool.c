@@ -8,13 +8,15 @@
  * count the caller spins on after doing its own share.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "threadpool.h"
 
-#define SPIN_ITERS 200000
+#define SPIN_ITERS 100000
+#define YIELD_EVERY 256 /* spinning on a busy machine starves the thread we wait for: yield now and then */
 
 struct aion_threads {
     int n_threads;
@@ -43,7 +45,8 @@ static unsigned wait_generation(aion_threads *t, unsigned seen) {
     for (int i = 0; i < SPIN_ITERS; i++) {
         unsigned g = atomic_load_explicit(&t->generation, memory_order_acquire);
         if (g != seen || atomic_load(&t->stop)) return g;
-        cpu_relax();
+        if (i % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
+        else cpu_relax();
     }
     pthread_mutex_lock(&t->lock);
     unsigned g;
@@ -122,7 +125,10 @@ void tp_run(aion_threads *t, tp_task_fn fn, void *arg) {
     pthread_cond_broadcast(&t->wake);
     pthread_mutex_unlock(&t->lock);
     fn(arg, 0, t->n_threads);
-    while (atomic_load_explicit(&t->n_done, memory_order_acquire) < t->n_threads - 1) cpu_relax();
+    for (unsigned i = 1; atomic_load_explicit(&t->n_done, memory_order_acquire) < t->n_threads - 1; i++) {
+        if (i % YIELD_EVERY == 0) sched_yield();
+        else cpu_relax();
+    }
 }
 
 void tp_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {

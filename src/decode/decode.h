@@ -78,6 +78,33 @@ int decoder_prefill_cached(decoder *d, const int32_t *prompt, int n_prompt, int 
  * context is full; -1 on error. */
 int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len);
 
+/* ---- split phases, for a caller that batches many sequences into one forward (the server) ----
+ * decoder_step is decoder_step_prepare + one forward of the decoder's own + decoder_step_finish;
+ * a batching scheduler calls the two halves itself and puts the tokens of every sequence it runs
+ * into one shared forward, so the weights stream once for all of them. */
+#define DECODE_ROUND_MAX (DECODE_MAX_DRAFT + 1 + 64)
+
+typedef struct decode_round {
+    int n_tokens;  /* tokens to forward on the decoder's target slot: pending, draft, bucket padding */
+    int n_logits;  /* the first n_logits of them need logits rows (pending + draft) */
+    int32_t tokens[DECODE_ROUND_MAX];
+    int32_t pos[DECODE_ROUND_MAX];
+} decode_round;
+
+/* Proposes the round's draft and writes what this sequence contributes to the forward; pad: extend
+ * to the verification bucket (fixed shapes pay off alone, not inside a shared batch). Returns
+ * r->n_tokens, 0 when the context is full, -1 on error. */
+int decoder_step_prepare(decoder *d, bool pad, decode_round *r, char *err, size_t err_len);
+/* After the forward: rows holds the r->n_logits logits rows of the prepared tokens, in order.
+ * Verifies, rolls the caches back, writes the new tokens to out (row i gave out[i]) and returns
+ * their count (1..DECODE_MAX_DRAFT+1), or -1 when no round is open. */
+int decoder_step_finish(decoder *d, const float *rows, int32_t *out, char *err, size_t err_len);
+/* Prefill for a caller that fed prompt[0..n_prompt) to the target slot itself (in chunks, mixed
+ * with other sequences): adopts it and samples the first token from the last prompt token's
+ * logits. Returns 0, or -1 with err when the slot does not hold exactly the prompt. */
+int decoder_prefill_fed(decoder *d, const int32_t *prompt, int n_prompt, const float *last_logits, int32_t *first,
+                        char *err, size_t err_len);
+
 /* Change strategy between rounds (the orchestrator's switch); draft ctx must exist for spec. */
 int decoder_set_strategy(decoder *d, int strategy, int draft_max);
 int decoder_strategy(const decoder *d);
@@ -91,6 +118,13 @@ int decoder_n_tokens(const decoder *d); /* prompt + generated */
 typedef bool (*decode_token_fn)(void *user, int32_t token);
 int decoder_generate(decoder *d, const int32_t *prompt, int n_prompt, int max_new, decode_token_fn on_token,
                      void *user, char *err, size_t err_len);
+
+/* The same loop with a hook called after every round (the orchestrator revisits its choice
+ * there; it may call decoder_set_strategy). */
+typedef void (*decode_round_fn)(void *user, decoder *d);
+int decoder_generate_hooked(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int max_new,
+                            decode_token_fn on_token, void *user, decode_round_fn on_round, void *round_user,
+                            char *err, size_t err_len);
 
 /* The n-gram proposer, exposed for tests: up to max_draft tokens that followed the most recent
  * earlier occurrence of the longest suffix n-gram (n in [ngram_min, ngram_max]) of ctx. */

@@ -38,6 +38,9 @@ struct decoder {
     float *q;                     /* draft distributions, DECODE_MAX_DRAFT x n_vocab */
     float *p;                     /* one target distribution */
     float *draft_logits;
+    int32_t round_draft[DECODE_MAX_DRAFT]; /* the open round's draft, between prepare and finish */
+    int round_n_draft;
+    bool round_open;
     decode_stats stats;
 };
 
@@ -191,38 +194,57 @@ static int32_t sample_row(decoder *d, const float *logits) {
     return aion_sampler_draw(d->sampler, d->p);
 }
 
-int decoder_prefill_cached(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int32_t *first, char *err,
-                           size_t err_len) {
+static bool prefill_fits(decoder *d, int n_prompt, int n_cached, int max_cached, char *err, size_t err_len) {
     int n_ctx = aion_ctx_n_ctx(d->target);
     if (n_prompt < 1) {
         set_err(err, err_len, "empty prompt");
-        return -1;
+        return false;
     }
     if (n_prompt >= n_ctx) {
         set_err(err, err_len, "prompt of %d tokens does not fit the context of %d tokens", n_prompt, n_ctx);
-        return -1;
+        return false;
     }
-    if (n_cached < 0 || n_cached >= n_prompt || aion_kv_len(d->target, d->target_seq) != n_cached) {
+    if (n_cached < 0 || n_cached > max_cached || aion_kv_len(d->target, d->target_seq) != n_cached) {
         set_err(err, err_len, "cached prefix %d does not match the slot (holds %d)", n_cached,
                 aion_kv_len(d->target, d->target_seq));
-        return -1;
+        return false;
     }
-    double t0 = now_seconds();
-    uint64_t bytes0 = weight_bytes(d->target);
+    return true;
+}
+
+/* The prompt is in the target's cache and `last_row` holds the logits of its last token: adopt it
+ * as the context and sample the first token. Shared by both ways of feeding a prompt. */
+static void prefill_adopt(decoder *d, const int32_t *prompt, int n_prompt, const float *last_row, int32_t *first) {
     memcpy(d->tokens, prompt, (size_t)n_prompt * sizeof *prompt);
     d->n_tokens = n_prompt;
-    if (feed(d->target, d->target_seq, d->threads, prompt, n_cached, n_prompt, d->rows, err, err_len) < 0) return -1;
-    d->stats.target_forwards_other += (n_prompt - n_cached + aion_ctx_n_batch(d->target) - 1) / aion_ctx_n_batch(d->target);
     for (int i = 0; i < n_prompt; i++) aion_sampler_accept(d->sampler, prompt[i]);
     double t1 = now_seconds();
-    *first = sample_row(d, d->rows);
+    *first = sample_row(d, last_row);
     aion_sampler_accept(d->sampler, *first);
     d->tokens[d->n_tokens++] = *first;
     d->stats.n_prompt = n_prompt;
     d->stats.n_generated = 1;
-    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
-    d->stats.t_prefill += t1 - t0;
     d->stats.t_sample += now_seconds() - t1;
+}
+
+int decoder_prefill_cached(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int32_t *first, char *err,
+                           size_t err_len) {
+    /* The last prompt token is always computed: its logits give the first token. */
+    if (!prefill_fits(d, n_prompt, n_cached, n_prompt - 1, err, err_len)) return -1;
+    double t0 = now_seconds();
+    uint64_t bytes0 = weight_bytes(d->target);
+    if (feed(d->target, d->target_seq, d->threads, prompt, n_cached, n_prompt, d->rows, err, err_len) < 0) return -1;
+    d->stats.target_forwards_other += (n_prompt - n_cached + aion_ctx_n_batch(d->target) - 1) / aion_ctx_n_batch(d->target);
+    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
+    d->stats.t_prefill += now_seconds() - t0;
+    prefill_adopt(d, prompt, n_prompt, d->rows, first);
+    return 0;
+}
+
+int decoder_prefill_fed(decoder *d, const int32_t *prompt, int n_prompt, const float *last_logits, int32_t *first,
+                        char *err, size_t err_len) {
+    if (!prefill_fits(d, n_prompt, n_prompt, n_prompt, err, err_len)) return -1;
+    prefill_adopt(d, prompt, n_prompt, last_logits, first);
     return 0;
 }
 
@@ -311,44 +333,46 @@ static bool accept_draft(decoder *d, float *p, const float *q, int32_t x) {
     return false;
 }
 
-int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
+int decoder_step_prepare(decoder *d, bool pad, decode_round *r, char *err, size_t err_len) {
+    d->round_open = false;
     int n_ctx = aion_ctx_n_ctx(d->target);
     int kv_len = d->n_tokens - 1;
     int room = n_ctx - kv_len; /* tokens the target may still take this round */
     if (room < 1) return 0;
     int k = d->cfg.strategy == DECODE_AR ? 0 : d->cfg.draft_max;
     if (k > room - 1) k = room - 1;
-    int32_t draft[DECODE_MAX_DRAFT];
-    int n_draft = propose(d, k, draft, err, err_len);
+    int n_draft = propose(d, k, d->round_draft, err, err_len);
     if (n_draft < 0) return -1;
 
-    /* One verification forward: [pending, draft...] padded to its bucket when room allows. */
+    /* [pending, draft...], padded to its bucket when asked and room allows. */
     int n_verify = 1 + n_draft;
     int bi = bucket_index(&d->cfg, n_verify);
-    int n_forward = bi >= 0 && d->cfg.buckets[bi] <= room ? d->cfg.buckets[bi] : n_verify;
-    int32_t toks[DECODE_MAX_DRAFT + 1 + 64], pos[DECODE_MAX_DRAFT + 1 + 64], seqs[DECODE_MAX_DRAFT + 1 + 64];
-    int8_t want[DECODE_MAX_DRAFT + 1 + 64];
-    if (n_forward > (int)(sizeof toks / sizeof *toks)) n_forward = n_verify;
+    int n_forward = pad && bi >= 0 && d->cfg.buckets[bi] <= room ? d->cfg.buckets[bi] : n_verify;
+    if (n_forward > DECODE_ROUND_MAX) n_forward = n_verify;
     for (int i = 0; i < n_forward; i++) {
-        toks[i] = i == 0 ? d->tokens[kv_len] : draft[i - 1 < n_draft ? i - 1 : n_draft - 1];
-        pos[i] = kv_len + i;
-        seqs[i] = d->target_seq;
-        want[i] = i < n_verify;
+        r->tokens[i] = i == 0 ? d->tokens[kv_len] : d->round_draft[i - 1 < n_draft ? i - 1 : n_draft - 1];
+        r->pos[i] = kv_len + i;
     }
-    double t0 = now_seconds();
-    uint64_t bytes0 = weight_bytes(d->target);
-    aion_batch b = {n_forward, toks, pos, seqs, want};
-    if (aion_forward(d->target, d->threads, &b, d->rows, err, err_len) < 0) return -1;
-    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
-    if (n_forward == (bi >= 0 ? d->cfg.buckets[bi] : -1)) d->stats.target_forwards_at[bi]++;
-    else d->stats.target_forwards_other++;
-    double t1 = now_seconds();
-    d->stats.t_verify += t1 - t0;
+    r->n_tokens = n_forward;
+    r->n_logits = n_verify;
+    d->round_n_draft = n_draft;
+    d->round_open = true;
+    return n_forward;
+}
 
+int decoder_step_finish(decoder *d, const float *rows, int32_t *out, char *err, size_t err_len) {
+    if (!d->round_open) {
+        set_err(err, err_len, "decoder_step_finish without an open round");
+        return -1;
+    }
+    d->round_open = false;
+    double t1 = now_seconds();
+    int kv_len = d->n_tokens - 1, n_draft = d->round_n_draft;
+    const int32_t *draft = d->round_draft;
     int n_accepted = 0;
     bool rejected = false;
     for (int i = 0; i < n_draft && !rejected; i++) {
-        aion_sampler_dist(d->sampler, d->rows + (size_t)i * d->n_vocab, d->p);
+        aion_sampler_dist(d->sampler, rows + (size_t)i * d->n_vocab, d->p);
         d->stats.drafted_at[i]++;
         if (accept_draft(d, d->p, d->q + (size_t)i * d->n_vocab, draft[i])) {
             out[n_accepted++] = draft[i];
@@ -358,7 +382,7 @@ int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
             rejected = true; /* d->p now holds the residual distribution */
         }
     }
-    if (!rejected) aion_sampler_dist(d->sampler, d->rows + (size_t)n_accepted * d->n_vocab, d->p);
+    if (!rejected) aion_sampler_dist(d->sampler, rows + (size_t)n_accepted * d->n_vocab, d->p);
     int32_t next = aion_sampler_draw(d->sampler, d->p);
     aion_sampler_accept(d->sampler, next);
     out[n_accepted] = next;
@@ -377,6 +401,31 @@ int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
     return n_accepted + 1;
 }
 
+int decoder_step(decoder *d, int32_t *out, char *err, size_t err_len) {
+    decode_round r;
+    int n_forward = decoder_step_prepare(d, true, &r, err, err_len);
+    if (n_forward <= 0) return n_forward;
+    int32_t seqs[DECODE_ROUND_MAX];
+    int8_t want[DECODE_ROUND_MAX];
+    for (int i = 0; i < n_forward; i++) {
+        seqs[i] = d->target_seq;
+        want[i] = i < r.n_logits;
+    }
+    double t0 = now_seconds();
+    uint64_t bytes0 = weight_bytes(d->target);
+    aion_batch b = {n_forward, r.tokens, r.pos, seqs, want};
+    if (aion_forward(d->target, d->threads, &b, d->rows, err, err_len) < 0) {
+        d->round_open = false;
+        return -1;
+    }
+    d->stats.target_weight_bytes += weight_bytes(d->target) - bytes0;
+    int bi = bucket_index(&d->cfg, r.n_logits);
+    if (n_forward == (bi >= 0 ? d->cfg.buckets[bi] : -1)) d->stats.target_forwards_at[bi]++;
+    else d->stats.target_forwards_other++;
+    d->stats.t_verify += now_seconds() - t0;
+    return decoder_step_finish(d, d->rows, out, err, err_len);
+}
+
 /* Passes a round's tokens on; false when generation must stop. */
 static bool deliver(decoder *d, const int32_t *toks, int n, int max_new, int *n_done, decode_token_fn on_token,
                     void *user) {
@@ -389,17 +438,24 @@ static bool deliver(decoder *d, const int32_t *toks, int n, int max_new, int *n_
     return true;
 }
 
-int decoder_generate(decoder *d, const int32_t *prompt, int n_prompt, int max_new, decode_token_fn on_token,
-                     void *user, char *err, size_t err_len) {
+int decoder_generate_hooked(decoder *d, const int32_t *prompt, int n_prompt, int n_cached, int max_new,
+                            decode_token_fn on_token, void *user, decode_round_fn on_round, void *round_user,
+                            char *err, size_t err_len) {
     int n_done = 0;
     if (max_new <= 0) return 0;
     int32_t round[DECODE_MAX_DRAFT + 1];
-    if (decoder_prefill(d, prompt, n_prompt, &round[0], err, err_len) < 0) return -1;
+    if (decoder_prefill_cached(d, prompt, n_prompt, n_cached, &round[0], err, err_len) < 0) return -1;
     int n_round = 1;
     while (deliver(d, round, n_round, max_new, &n_done, on_token, user)) {
+        if (on_round) on_round(round_user, d);
         n_round = decoder_step(d, round, err, err_len);
         if (n_round < 0) return -1;
         if (n_round == 0) break; /* context full */
     }
     return n_done;
+}
+
+int decoder_generate(decoder *d, const int32_t *prompt, int n_prompt, int max_new, decode_token_fn on_token,
+                     void *user, char *err, size_t err_len) {
+    return decoder_generate_hooked(d, prompt, n_prompt, 0, max_new, on_token, user, NULL, NULL, err, err_len);
 }
