@@ -21,7 +21,8 @@ static float walk_tensor(const st_tensor *t) {
     for (int64_t i = 0; i < t->n_elems; i += 64) {
         int64_t n = t->n_elems - i < 64 ? t->n_elems - i : 64;
         st_read_f32(t, i, n, chunk);
-        for (int64_t k = 0; k < n; k++) sum += chunk[k];
+        for (int64_t k = 0; k < n; k++)
+            sum += chunk[k];
     }
     return sum;
 }

@@ -62,7 +62,8 @@ int chat_template_resolve(const char *override_name, const char *text, size_t le
     if (override_name && override_name[0]) {
         int t = chat_template_from_name(override_name);
         if (t < 0)
-            set_err(err, err_len, "unknown chat template '%.64s' (chatml, llama3, llama2, mistral, zephyr)", override_name);
+            set_err(err, err_len, "unknown chat template '%.64s' (chatml, llama3, llama2, mistral, zephyr)",
+                    override_name);
         return t;
     }
     if (!text || !len) {
@@ -73,10 +74,11 @@ int chat_template_resolve(const char *override_name, const char *text, size_t le
     if (t < 0) {
         char head[41];
         size_t n = len < 40 ? len : 40;
-        for (size_t i = 0; i < n; i++) head[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : ' ';
+        for (size_t i = 0; i < n; i++)
+            head[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : ' ';
         head[n] = 0;
-        set_err(err, err_len, "unrecognised chat template (starting '%s'); name one (chatml, llama3, llama2, mistral, zephyr)",
-                head);
+        set_err(err, err_len,
+                "unrecognised chat template (starting '%s'); name one (chatml, llama3, llama2, mistral, zephyr)", head);
     }
     return t;
 }
@@ -113,8 +115,10 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c ==
 /* Jinja's trim / Python's strip (ASCII whitespace). */
 static void put_stripped(strbuf *b, const char *s) {
     size_t n = strlen(s);
-    while (n && is_space(*s)) s++, n--;
-    while (n && is_space(s[n - 1])) n--;
+    while (n && is_space(*s))
+        s++, n--;
+    while (n && is_space(s[n - 1]))
+        n--;
     put_n(b, s, n);
 }
 
@@ -192,8 +196,10 @@ static void render_llama2(strbuf *b, const chat_msg *msgs, int n) {
             system = NULL;
         }
         put(&turn, msgs[i].content);
-        if (turn.oom) b->oom = true;
-        else put_stripped(b, turn.s ? turn.s : "");
+        if (turn.oom)
+            b->oom = true;
+        else
+            put_stripped(b, turn.s ? turn.s : "");
         free(turn.s);
         put(b, " [/INST]");
         first_turn = false;

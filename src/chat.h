@@ -33,7 +33,7 @@ enum chat_template {
 };
 
 typedef struct chat_msg {
-    const char *role;    /* "system", "user", "assistant" (chatml, llama3, zephyr: any role) */
+    const char *role; /* "system", "user", "assistant" (chatml, llama3, zephyr: any role) */
     const char *content;
 } chat_msg;
 
@@ -44,8 +44,7 @@ int chat_template_from_name(const char *name); /* -1 when unknown */
 
 /* The template to use: override_name when given (non-NULL, non-empty), else the family of the
  * model's template text. -1 with a one-line message in err when neither gives one. */
-int chat_template_resolve(const char *override_name, const char *template_text, size_t len, char *err,
-                          size_t err_len);
+int chat_template_resolve(const char *override_name, const char *template_text, size_t len, char *err, size_t err_len);
 
 /* Renders msgs[0..n) (and the opening of the assistant's turn when add_generation_prompt) into a
  * malloc'd string. NULL with a message in err for a bad template or a role it cannot express. */

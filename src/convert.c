@@ -70,6 +70,16 @@ static bool fail(job *j, const char *fmt, ...) {
     return false;
 }
 
+/* Text from a config or checkpoint, made safe for a one-line message: printable ASCII, short. */
+static const char *printable(char *buf, size_t len, const char *s) {
+    size_t o = 0, i = 0;
+    for (; s[i] && i < 64 && o + 1 < len; i++)
+        buf[o++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (s[i] && o + 4 < len) memcpy(buf + o, "...", 3), o += 3;
+    buf[o] = 0;
+    return buf;
+}
+
 static void add_note(convert_report *r, const char *note) {
     size_t used = strlen(r->note);
     snprintf(r->note + used, sizeof r->note - used, "%s%s", used ? "; " : "", note);
@@ -191,16 +201,18 @@ static const char *arch_of(const cJSON *cfg, const char **hf_name, bool *permute
 
 /* What the engine's forward pass does not implement is refused; harmless extras are noted. */
 static bool check_features(job *j, const cJSON *cfg, hparams *hp) {
+    char q[80];
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "hidden_act");
     if (cJSON_IsString(act) && strcmp(act->valuestring, "silu") != 0)
-        return fail(j, "%s: hidden_act '%s' is not supported (silu only)", j->config_path, act->valuestring);
+        return fail(j, "%s: hidden_act '%s' is not supported (silu only)", j->config_path,
+                    printable(q, sizeof q, act->valuestring));
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling");
     if (rs && !cJSON_IsNull(rs)) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
         if (!t) t = cJSON_GetObjectItemCaseSensitive(rs, "type");
         if (!cJSON_IsString(t) || strcmp(t->valuestring, "default") != 0)
             return fail(j, "%s: rope_scaling '%s' is not supported", j->config_path,
-                        cJSON_IsString(t) ? t->valuestring : "?");
+                        cJSON_IsString(t) ? printable(q, sizeof q, t->valuestring) : "?");
     }
     if (cfg_bool(cfg, "attention_bias") && hp->permute_qk)
         return fail(j, "%s: attention biases on a llama model are not supported", j->config_path);
@@ -218,9 +230,11 @@ static bool check_features(job *j, const cJSON *cfg, hparams *hp) {
 static bool read_hparams(job *j, const cJSON *cfg, hparams *hp) {
     const char *hf_name;
     const char *arch = arch_of(cfg, &hf_name, &hp->permute_qk);
+    char q[80];
     if (!arch[0])
-        return fail(j, "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
-                    j->config_path, hf_name);
+        return fail(j,
+                    "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
+                    j->config_path, printable(q, sizeof q, hf_name));
     snprintf(hp->arch, sizeof hp->arch, "%s", arch);
     hp->biases = strcmp(arch, "qwen2") == 0;
     bool qwen = hp->biases;
@@ -230,8 +244,7 @@ static bool read_hparams(job *j, const cJSON *cfg, hparams *hp) {
         !cfg_int(j, cfg, "num_attention_heads", -1, &hp->n_head) ||
         !cfg_int(j, cfg, "num_key_value_heads", hp->n_head, &hp->n_head_kv) ||
         !cfg_int(j, cfg, "max_position_embeddings", qwen ? 32768 : 2048, &hp->n_ctx) ||
-        !cfg_int(j, cfg, "vocab_size", 0, &hp->n_vocab) ||
-        !cfg_float(j, cfg, "rope_theta", 10000.0, &hp->rope_base) ||
+        !cfg_int(j, cfg, "vocab_size", 0, &hp->n_vocab) || !cfg_float(j, cfg, "rope_theta", 10000.0, &hp->rope_base) ||
         !cfg_float(j, cfg, "rms_norm_eps", 1e-6, &hp->eps))
         return false;
     if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv || (hp->n_embd / hp->n_head) % 2)
@@ -239,8 +252,8 @@ static bool read_hparams(job *j, const cJSON *cfg, hparams *hp) {
                     (long long)hp->n_embd, (long long)hp->n_head, (long long)hp->n_head_kv);
     if (!cfg_int(j, cfg, "head_dim", hp->n_embd / hp->n_head, &head_dim)) return false;
     if (head_dim != hp->n_embd / hp->n_head)
-        return fail(j, "%s: head_dim %lld differs from hidden_size / num_attention_heads (not supported)", j->config_path,
-                    (long long)head_dim);
+        return fail(j, "%s: head_dim %lld differs from hidden_size / num_attention_heads (not supported)",
+                    j->config_path, (long long)head_dim);
     hp->tied = cfg_bool(cfg, "tie_word_embeddings");
     return check_features(j, cfg, hp);
 }
@@ -260,7 +273,9 @@ static void plan_add(plan_entry *e, int *n, const char *hf, const char *gguf, in
 static void plan_layer(const hparams *hp, int64_t il, plan_entry *e, int *n) {
     static const struct {
         const char *hf, *gguf;
-        char rows, cols, permute; /* e: n_embd, k: kv dim, f: n_ff, 0: vector; permute q|k */
+        /* rows/cols: 'e' n_embd, 'k' KV dim, 'f' n_ff, 0 (cols) a vector;
+         * permute: 'q'/'k' llama RoPE rows over the head / KV-head count, 'b' a bias (qwen2 only) */
+        char rows, cols, permute;
     } parts[] = {
         {"input_layernorm.weight", "attn_norm.weight", 'e', 0, 0},
         {"self_attn.q_proj.weight", "attn_q.weight", 'e', 'e', 'q'},
@@ -286,7 +301,10 @@ static void plan_layer(const hparams *hp, int64_t il, plan_entry *e, int *n) {
             char c = d ? parts[i].cols : parts[i].rows;
             dims[d] = c == 'e' ? hp->n_embd : c == 'k' ? kv : c == 'f' ? hp->n_ff : 0;
         }
-        int64_t heads = !hp->permute_qk ? 0 : parts[i].permute == 'q' ? hp->n_head : parts[i].permute == 'k' ? hp->n_head_kv : 0;
+        int64_t heads = !hp->permute_qk           ? 0
+                        : parts[i].permute == 'q' ? hp->n_head
+                        : parts[i].permute == 'k' ? hp->n_head_kv
+                                                  : 0;
         plan_add(e, n, hf, gguf, dims[0], dims[1], heads);
     }
 }
@@ -297,7 +315,8 @@ static plan_entry *make_plan(const hparams *hp, int64_t n_vocab, int *n) {
     if (!e) return NULL;
     *n = 0;
     plan_add(e, n, "model.embed_tokens.weight", "token_embd.weight", n_vocab, hp->n_embd, 0);
-    for (int64_t il = 0; il < hp->n_layer; il++) plan_layer(hp, il, e, n);
+    for (int64_t il = 0; il < hp->n_layer; il++)
+        plan_layer(hp, il, e, n);
     plan_add(e, n, "model.norm.weight", "output_norm.weight", hp->n_embd, 0, 0);
     if (!hp->tied) plan_add(e, n, "lm_head.weight", "output.weight", n_vocab, hp->n_embd, 0);
     return e;
@@ -325,10 +344,12 @@ static bool check_plan(job *j, const hparams *hp, const st_model *sm, const plan
     for (int i = 0; i < st_model_n_tensors(sm); i++) {
         const char *name = st_model_tensor(sm, i)->name;
         bool planned = false;
-        for (int k = 0; k < n && !planned; k++) planned = strcmp(e[k].hf, name) == 0;
+        for (int k = 0; k < n && !planned; k++)
+            planned = strcmp(e[k].hf, name) == 0;
+        char q[80];
         if (!planned && !ignorable(hp, name))
-            return fail(j, "%s: unexpected tensor '%.96s' (not part of a %s model as config.json describes it)",
-                        j->p->hf_dir, name, hp->arch);
+            return fail(j, "%s: unexpected tensor '%s' (not part of a %s model as config.json describes it)",
+                        j->p->hf_dir, printable(q, sizeof q, name), hp->arch);
     }
     return true;
 }
@@ -392,9 +413,11 @@ static void write_hparams(gguf_writer *w, const hparams *hp, int type) {
 /* The folder's last component names the model. */
 static void model_name(const char *dir, char *buf, size_t len) {
     size_t end = strlen(dir);
-    while (end > 1 && dir[end - 1] == '/') end--;
+    while (end > 1 && dir[end - 1] == '/')
+        end--;
     size_t start = end;
-    while (start > 0 && dir[start - 1] != '/') start--;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
     snprintf(buf, len, "%.*s", (int)(end - start), dir + start);
 }
 
@@ -409,12 +432,14 @@ static bool convert_weights(job *j, const hparams *hp, gguf_writer *w, hf_vocab 
                   (long long)n_vocab);
     if (ok && (n_vocab < 1 || n_vocab > (1 << 24)))
         ok = fail(j, "%s: the embedding has %lld rows", j->p->hf_dir, (long long)n_vocab);
-    if (ok && !hf_vocab_pad_to(vocab, (int)n_vocab, j->err, j->err_len)) ok = false;
+    char msg[200];
+    if (ok && !hf_vocab_pad_to(vocab, (int)n_vocab, msg, sizeof msg)) ok = fail(j, "%s: %s", j->p->hf_dir, msg);
     int n = 0;
     plan_entry *plan = ok ? make_plan(hp, n_vocab, &n) : NULL;
     if (ok && !plan) ok = fail(j, "out of memory");
     ok = ok && check_plan(j, hp, sm, plan, n);
-    for (int i = 0; ok && i < n; i++) ok = convert_tensor(j, &plan[i], st_model_find(sm, plan[i].hf), w);
+    for (int i = 0; ok && i < n; i++)
+        ok = convert_tensor(j, &plan[i], st_model_find(sm, plan[i].hf), w);
     free(plan);
     st_model_close(sm);
     return ok;

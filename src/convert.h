@@ -27,10 +27,10 @@ typedef struct convert_params {
 typedef struct convert_report {
     char arch[16];
     int n_tensors;
-    int n_fallback;      /* matrices whose rows do not split into blocks of the type: written f16 */
+    int n_fallback; /* matrices whose rows do not split into blocks of the type: written f16 */
     int n_vocab;
     uint64_t n_params;
-    char note[256];      /* what was ignored on the way (e.g. a sliding window), or "" */
+    char note[256]; /* what was ignored on the way (e.g. a sliding window), or "" */
 } convert_report;
 
 /* Returns 0 on success; -1 with a one-line message (naming the file at fault) in err. */

@@ -32,13 +32,13 @@
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 
 struct hf_vocab {
-    const char *model;     /* "gpt2" or "llama" (static) */
-    const char *pre;       /* static, or NULL */
+    const char *model; /* "gpt2" or "llama" (static) */
+    const char *pre;   /* static, or NULL */
     int n_tokens;
     char **tokens;
     int32_t *types;
-    float *scores;         /* llama only */
-    char **merges;         /* gpt2 only: "a b" */
+    float *scores; /* llama only */
+    char **merges; /* gpt2 only: "a b" */
     int n_merges;
     int32_t bos, eos, unk, pad;
     bool add_bos, add_eos, add_space_prefix;
@@ -57,7 +57,7 @@ typedef struct parser {
     char *err;
     size_t err_len;
     token_map map;
-    int n_given;             /* vocab + added entries, to bound the holes */
+    int n_given; /* vocab + added entries, to bound the holes */
 } parser;
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...) {
@@ -85,8 +85,10 @@ static const char *quote(char *buf, size_t buf_len, const char *s) {
     size_t o = 0, i = 0;
     for (; s[i] && i < 48 && o + 5 < buf_len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != 0x7f) buf[o++] = (char)c; /* UTF-8 passes through */
-        else o += (size_t)snprintf(buf + o, buf_len - o, "\\x%02x", c);
+        if (c >= 0x20 && c != 0x7f)
+            buf[o++] = (char)c; /* UTF-8 passes through */
+        else
+            o += (size_t)snprintf(buf + o, buf_len - o, "\\x%02x", c);
     }
     if (s[i] && o + 4 < buf_len) {
         memcpy(buf + o, "...", 3);
@@ -100,13 +102,15 @@ static const char *quote(char *buf, size_t buf_len, const char *s) {
 
 static uint64_t hash_text(const char *s) {
     uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
     return h;
 }
 
 static size_t map_probe(const token_map *m, char *const *tokens, const char *text) {
     size_t s = (size_t)hash_text(text) & m->mask;
-    while (m->slots[s] >= 0 && strcmp(tokens[m->slots[s]], text) != 0) s = (s + 1) & m->mask;
+    while (m->slots[s] >= 0 && strcmp(tokens[m->slots[s]], text) != 0)
+        s = (s + 1) & m->mask;
     return s;
 }
 
@@ -118,7 +122,8 @@ static int32_t map_find(const parser *p, const char *text) {
 /* Indexes every token; two ids with one text make the vocabulary ambiguous. */
 static bool build_map(parser *p) {
     size_t cap = 16;
-    while (cap < 2 * (size_t)p->v->n_tokens) cap *= 2;
+    while (cap < 2 * (size_t)p->v->n_tokens)
+        cap *= 2;
     p->map.slots = malloc(cap * sizeof *p->map.slots);
     if (!p->map.slots) return fail(p, "out of memory");
     memset(p->map.slots, 0xff, cap * sizeof *p->map.slots);
@@ -127,8 +132,8 @@ static bool build_map(parser *p) {
         size_t s = map_probe(&p->map, p->v->tokens, p->v->tokens[id]);
         if (p->map.slots[s] >= 0) {
             char q[160];
-            return fail(p, "token '%s' has two ids (%d and %d)", quote(q, sizeof q, p->v->tokens[id]),
-                        p->map.slots[s], id);
+            return fail(p, "token '%s' has two ids (%d and %d)", quote(q, sizeof q, p->v->tokens[id]), p->map.slots[s],
+                        id);
         }
         p->map.slots[s] = id;
     }
@@ -209,7 +214,8 @@ static bool read_vocab(parser *p, const cJSON *model, const cJSON *added) {
     for (const cJSON *e = added ? added->child : NULL; e; e = e->next) {
         int32_t id = 0;
         json_id(cJSON_GetObjectItemCaseSensitive(e, "id"), &id);
-        if (!set_token(p, id, cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring, "added_tokens")) return false;
+        if (!set_token(p, id, cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring, "added_tokens"))
+            return false;
         /* HF matches every added token in raw text; special ones are the model's control tokens. */
         p->v->types[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special")) ? TT_CONTROL : TT_USER;
     }
@@ -265,7 +271,8 @@ static bool check_byte_level_tokens(parser *p) {
     for (int32_t id = 0; id < p->v->n_tokens; id++) {
         if (p->v->types[id] != TT_NORMAL || is_byte_level(p->v->tokens[id])) continue;
         char q[160];
-        return fail(p, "token %d '%s' is not spelled in the byte-level alphabet", id, quote(q, sizeof q, p->v->tokens[id]));
+        return fail(p, "token %d '%s' is not spelled in the byte-level alphabet", id,
+                    quote(q, sizeof q, p->v->tokens[id]));
     }
     return true;
 }
@@ -282,10 +289,12 @@ static bool is_byte_token(const char *s) {
 static const struct {
     const char *name, *regex;
 } PRE_REGEXES[] = {
-    {"llama-bpe", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                  "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
-    {"llama-bpe", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-                  "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    {"llama-bpe",
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    {"llama-bpe",
+     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
     {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
 };
@@ -325,7 +334,8 @@ static bool detect_pre(parser *p, const cJSON *pre) {
     }
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
     const cJSON *split = steps ? steps->child : NULL, *bl = split ? split->next : NULL;
-    if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) != 2 || !type_is(split, "Split") || !type_is(bl, "ByteLevel"))
+    if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) != 2 || !type_is(split, "Split") ||
+        !type_is(bl, "ByteLevel"))
         return fail(p, "pre-tokenizer is not [Split, ByteLevel] (not a recognised byte-level BPE)");
     const cJSON *regex = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(split, "pattern"), "Regex");
     const cJSON *behavior = cJSON_GetObjectItemCaseSensitive(split, "behavior");
@@ -379,8 +389,10 @@ static bool detect_spm(parser *p, const cJSON *pre, const cJSON *norm) {
     }
     if (type_is(pre, "Metaspace")) {
         const cJSON *scheme = cJSON_GetObjectItemCaseSensitive(pre, "prepend_scheme");
-        if (cJSON_IsString(scheme)) p->v->add_space_prefix = strcmp(scheme->valuestring, "never") != 0;
-        else p->v->add_space_prefix = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space"));
+        if (cJSON_IsString(scheme))
+            p->v->add_space_prefix = strcmp(scheme->valuestring, "never") != 0;
+        else
+            p->v->add_space_prefix = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space"));
     } else if (pre && !cJSON_IsNull(pre)) {
         char q[160];
         return fail(p, "pre-tokenizer %s is not supported", type_of(pre, q, sizeof q));
@@ -438,8 +450,10 @@ static int32_t merge_result(parser *p, int i, const char *a, const char *b, char
     char q[160];
     size_t la = strlen(a), lb = strlen(b);
     if (la + lb + 1 > joined_len) return fail(p, "merges[%d] is too long", i), -1;
-    if (map_find(p, a) < 0) return fail(p, "merges[%d] uses '%s', which is not in the vocabulary", i, quote(q, sizeof q, a)), -1;
-    if (map_find(p, b) < 0) return fail(p, "merges[%d] uses '%s', which is not in the vocabulary", i, quote(q, sizeof q, b)), -1;
+    if (map_find(p, a) < 0)
+        return fail(p, "merges[%d] uses '%s', which is not in the vocabulary", i, quote(q, sizeof q, a)), -1;
+    if (map_find(p, b) < 0)
+        return fail(p, "merges[%d] uses '%s', which is not in the vocabulary", i, quote(q, sizeof q, b)), -1;
     memcpy(joined, a, la);
     memcpy(joined + la, b, lb + 1);
     int32_t id = map_find(p, joined);
@@ -472,7 +486,8 @@ static bool read_merges(parser *p, const cJSON *model) {
     bool spm = strcmp(v->model, "llama") == 0;
     if (spm) {
         if (!(v->scores = malloc((size_t)v->n_tokens * sizeof *v->scores))) return fail(p, "out of memory");
-        for (int32_t id = 0; id < v->n_tokens; id++) v->scores[id] = 1; /* "not produced yet" */
+        for (int32_t id = 0; id < v->n_tokens; id++)
+            v->scores[id] = 1; /* "not produced yet" */
     } else if (!(v->merges = malloc((size_t)(n ? n : 1) * sizeof *v->merges))) {
         return fail(p, "out of memory");
     }
@@ -485,8 +500,10 @@ static bool read_merges(parser *p, const cJSON *model) {
         ok = merge_halves(p, m, i, buf, cap, &a, &b);
         int32_t id = ok ? merge_result(p, i, a, b, joined, cap) : -1;
         ok = ok && id >= 0;
-        if (ok && spm) set_merge_score(p, id, i);
-        else if (ok) ok = store_merge(p, i, a, b);
+        if (ok && spm)
+            set_merge_score(p, id, i);
+        else if (ok)
+            ok = store_merge(p, i, a, b);
     }
     free(buf);
     free(joined);
@@ -561,9 +578,11 @@ static void post_processor_specials(parser *p, const cJSON *root, bool *add_bos,
     if (!type_is(pp, "TemplateProcessing")) return;
     const cJSON *single = cJSON_GetObjectItemCaseSensitive(pp, "single");
     if (!cJSON_IsArray(single) || !single->child) return;
-    const cJSON *first = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(single->child, "SpecialToken"), "id");
+    const cJSON *first =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(single->child, "SpecialToken"), "id");
     const cJSON *last_item = cJSON_GetArrayItem(single, cJSON_GetArraySize(single) - 1);
-    const cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(last_item, "SpecialToken"), "id");
+    const cJSON *last =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(last_item, "SpecialToken"), "id");
     if (cJSON_IsString(first) && map_find(p, first->valuestring) >= 0) {
         p->v->bos = map_find(p, first->valuestring);
         *add_bos = true;
@@ -586,8 +605,8 @@ static bool read_specials(parser *p, const cJSON *root, const cJSON *cfg) {
     if (cfg) {
         if (!config_token(p, cfg, "bos_token", &v->bos) || !config_token(p, cfg, "eos_token", &v->eos) ||
             !config_token(p, cfg, "unk_token", &v->unk) || !config_token(p, cfg, "pad_token", &v->pad) ||
-            !config_bool(p, cfg, "add_bos_token", &add_bos) ||
-            !config_bool(p, cfg, "add_eos_token", &add_eos) || !config_template(p, cfg))
+            !config_bool(p, cfg, "add_bos_token", &add_bos) || !config_bool(p, cfg, "add_eos_token", &add_eos) ||
+            !config_template(p, cfg))
             return false;
     }
     v->add_bos = add_bos && v->bos >= 0;
@@ -604,7 +623,8 @@ static cJSON *parse_json(parser *p, const char *file, const char *text, size_t l
     copy[len] = 0;
     const char *end = NULL;
     cJSON *root = memchr(copy, 0, len) ? NULL : cJSON_ParseWithOpts(copy, &end, true);
-    if (!root) fail_in(p, file, "not valid JSON (near byte %ld)", end ? (long)(end - copy) : 0L);
+    if (!root)
+        fail_in(p, file, "not valid JSON (near byte %ld)", end ? (long)(end - copy) : 0L);
     else if (!cJSON_IsObject(root)) {
         fail_in(p, file, "not a JSON object");
         cJSON_Delete(root);
@@ -709,8 +729,7 @@ hf_vocab *hf_vocab_load(const char *dir, char *err, size_t err_len) {
     char *json = tok_path ? read_file(tok_path, &len, &missing, err, err_len) : NULL;
     char *cfg = json && cfg_path ? read_file(cfg_path, &cfg_len, &cfg_missing, err, err_len) : NULL;
     hf_vocab *v = NULL;
-    if (json && (cfg || cfg_missing))
-        v = hf_vocab_parse(json, len, tok_path, cfg, cfg_len, cfg_path, err, err_len);
+    if (json && (cfg || cfg_missing)) v = hf_vocab_parse(json, len, tok_path, cfg, cfg_len, cfg_path, err, err_len);
     if (v && !load_template_file(v, dir, err, err_len)) {
         hf_vocab_free(v);
         v = NULL;
@@ -724,8 +743,10 @@ hf_vocab *hf_vocab_load(const char *dir, char *err, size_t err_len) {
 
 void hf_vocab_free(hf_vocab *v) {
     if (!v) return;
-    for (int i = 0; v->tokens && i < v->n_tokens; i++) free(v->tokens[i]);
-    for (int i = 0; i < v->n_merges; i++) free(v->merges[i]);
+    for (int i = 0; v->tokens && i < v->n_tokens; i++)
+        free(v->tokens[i]);
+    for (int i = 0; i < v->n_merges; i++)
+        free(v->merges[i]);
     free(v->tokens);
     free(v->types);
     free(v->scores);
@@ -780,7 +801,8 @@ void hf_vocab_to_gguf(const hf_vocab *v, gguf_writer *w) {
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens, (size_t)v->n_tokens);
     gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", v->types, (size_t)v->n_tokens);
     if (v->scores) gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", v->scores, (size_t)v->n_tokens);
-    if (v->merges) gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)v->merges, (size_t)v->n_merges);
+    if (v->merges)
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)v->merges, (size_t)v->n_merges);
     if (v->bos >= 0) gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)v->bos);
     if (v->eos >= 0) gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)v->eos);
     if (v->unk >= 0) gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)v->unk);

@@ -34,15 +34,15 @@
 #define ST_MAX_EXACT_INT 9007199254740992.0 /* 2^53: beyond it a JSON number is not exact */
 
 struct st_file {
-    char *name;          /* for messages */
-    void *map;           /* NULL when over a caller's buffer */
+    char *name; /* for messages */
+    void *map;  /* NULL when over a caller's buffer */
     size_t map_size;
     const uint8_t *data; /* data section */
     size_t data_size;
-    st_tensor *tensors;  /* sorted by offset */
+    st_tensor *tensors; /* sorted by offset */
     int n_tensors;
-    int *by_name;        /* tensor indices sorted by name */
-    char *names;         /* all names, NUL-separated */
+    int *by_name; /* tensor indices sorted by name */
+    char *names;  /* all names, NUL-separated */
 };
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...) {
@@ -76,9 +76,9 @@ static int dtype_from_name(const char *s, size_t *elem_size) {
 /* The other dtypes of the format: named in the error so the user knows the file is valid
  * but holds what the converter does not take. */
 static bool dtype_is_known_other(const char *s) {
-    static const char *const others[] = {"BOOL", "U8",  "I8",  "I16", "U16", "I32",     "U32",
-                                         "I64",  "U64", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3",
-                                         "F6_E3M2", "C64"};
+    static const char *const others[] = {"BOOL",    "U8",  "I8",      "I16",     "U16",     "I32",
+                                         "U32",     "I64", "U64",     "F64",     "F8_E4M3", "F8_E5M2",
+                                         "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2", "C64"};
     for (size_t i = 0; i < sizeof others / sizeof *others; i++)
         if (strcmp(s, others[i]) == 0) return true;
     return false;
@@ -129,7 +129,8 @@ static bool parse_shape(parse_state *ps, const char *name, const cJSON *shape, s
             return fail(ps, "tensor '%s': the element count overflows", printable(q, sizeof q, name));
         count *= (int64_t)v;
     }
-    for (; d < ST_MAX_DIMS; d++) t->shape[d] = 1;
+    for (; d < ST_MAX_DIMS; d++)
+        t->shape[d] = 1;
     t->n_elems = count;
     return true;
 }
@@ -143,8 +144,9 @@ static bool parse_offsets(parse_state *ps, const char *name, const cJSON *offs, 
         !json_uint(offs->child->next, &e))
         return fail(ps, "tensor '%s': 'data_offsets' is not a pair of non-negative integers",
                     printable(q, sizeof q, name));
-    if (e < b) return fail(ps, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                           printable(q, sizeof q, name), (unsigned long long)b, (unsigned long long)e);
+    if (e < b)
+        return fail(ps, "tensor '%s': data_offsets [%llu, %llu] end before they begin", printable(q, sizeof q, name),
+                    (unsigned long long)b, (unsigned long long)e);
     if (e > ps->f->data_size)
         return fail(ps, "tensor '%s': data_offsets [%llu, %llu] lie outside the %zu-byte data section",
                     printable(q, sizeof q, name), (unsigned long long)b, (unsigned long long)e, ps->f->data_size);
@@ -215,8 +217,9 @@ static bool check_tiling(parse_state *ps, const placed *p, int n) {
     for (int i = 0; i < n; i++) {
         const char *name = ps->f->names + p[i].name_at;
         if (p[i].begin < at)
-            return fail(ps, "tensor '%s' at bytes [%llu, %llu) overlaps the tensor before it", printable(q, sizeof q, name),
-                        (unsigned long long)p[i].begin, (unsigned long long)(p[i].begin + p[i].t.n_bytes));
+            return fail(ps, "tensor '%s' at bytes [%llu, %llu) overlaps the tensor before it",
+                        printable(q, sizeof q, name), (unsigned long long)p[i].begin,
+                        (unsigned long long)(p[i].begin + p[i].t.n_bytes));
         if (p[i].begin > at)
             return fail(ps, "gap of %llu unused bytes before tensor '%s' in the data section",
                         (unsigned long long)(p[i].begin - at), printable(q, sizeof q, name));
@@ -246,7 +249,8 @@ static bool build_name_index(parse_state *ps) {
         free(refs);
         return fail(ps, "out of memory");
     }
-    for (int i = 0; i < n; i++) refs[i] = (name_ref){f->tensors[i].name, i};
+    for (int i = 0; i < n; i++)
+        refs[i] = (name_ref){f->tensors[i].name, i};
     qsort(refs, (size_t)n, sizeof *refs, cmp_name_ref);
     for (int i = 0; i < n; i++) {
         if (i > 0 && strcmp(refs[i].name, refs[i - 1].name) == 0) {
@@ -299,7 +303,8 @@ static bool parse_tensors(parse_state *ps, const cJSON *root) {
 
 static uint64_t load_le64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -332,7 +337,10 @@ static bool parse_file(parse_state *ps, const uint8_t *bytes, size_t size) {
     bool ok;
     if (!root || !end || !only_whitespace(end, json + hlen))
         ok = fail(ps, "header is not valid JSON (near byte %ld of it)",
-                  (long)((end ? end : cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : json) - json));
+                  (long)((end                   ? end
+                          : cJSON_GetErrorPtr() ? cJSON_GetErrorPtr()
+                                                : json) -
+                         json));
     else if (!cJSON_IsObject(root))
         ok = fail(ps, "header is not a JSON object");
     else
@@ -403,9 +411,7 @@ st_file *st_open(const char *path, char *err, size_t err_len) {
 
 int st_n_tensors(const st_file *f) { return f->n_tensors; }
 
-const st_tensor *st_get_tensor(const st_file *f, int i) {
-    return i >= 0 && i < f->n_tensors ? &f->tensors[i] : NULL;
-}
+const st_tensor *st_get_tensor(const st_file *f, int i) { return i >= 0 && i < f->n_tensors ? &f->tensors[i] : NULL; }
 
 const st_tensor *st_find_tensor(const st_file *f, const char *name) {
     int lo = 0, hi = f->n_tensors - 1;
@@ -414,8 +420,10 @@ const st_tensor *st_find_tensor(const st_file *f, const char *name) {
         const st_tensor *t = &f->tensors[f->by_name[mid]];
         int c = strcmp(name, t->name);
         if (c == 0) return t;
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }
@@ -445,7 +453,8 @@ struct st_model {
 
 void st_model_close(st_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_files; i++) st_close(m->files[i]);
+    for (int i = 0; i < m->n_files; i++)
+        st_close(m->files[i]);
     free(m->files);
     free(m->tensors);
     free(m);
@@ -527,7 +536,8 @@ static bool open_shards(st_model *m, const char *dir, const char *index_path, co
             return false;
         }
         bool seen = false;
-        for (const cJSON *b = map->child; b != e && !seen; b = b->next) seen = strcmp(b->valuestring, e->valuestring) == 0;
+        for (const cJSON *b = map->child; b != e && !seen; b = b->next)
+            seen = strcmp(b->valuestring, e->valuestring) == 0;
         if (seen) continue;
         char *path = join_path(dir, e->valuestring);
         bool ok = path && model_add_file(m, path, err, err_len);
@@ -551,8 +561,9 @@ static bool check_shards(const st_model *m, const char *dir, const char *index_p
                 found = st_find_tensor(m->files[i], e->string);
         }
         if (!found) {
+            char qs[80];
             set_err(err, err_len, "%s: tensor '%s' is not in its shard %s", index_path,
-                    printable(q, sizeof q, e->string), e->valuestring);
+                    printable(q, sizeof q, e->string), printable(qs, sizeof qs, e->valuestring));
             return false;
         }
     }
@@ -571,13 +582,18 @@ static bool open_index(st_model *m, const char *dir, const char *index_path, cha
     cJSON *root = cJSON_ParseWithLength(text, len);
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     bool ok = false;
-    if (!root) set_err(err, err_len, "%s: not valid JSON", index_path);
-    else if (!cJSON_IsObject(map)) set_err(err, err_len, "%s: no 'weight_map' object", index_path);
-    else if (!map->child) set_err(err, err_len, "%s: the weight_map is empty", index_path);
-    else ok = open_shards(m, dir, index_path, map, err, err_len);
+    if (!root)
+        set_err(err, err_len, "%s: not valid JSON", index_path);
+    else if (!cJSON_IsObject(map))
+        set_err(err, err_len, "%s: no 'weight_map' object", index_path);
+    else if (!map->child)
+        set_err(err, err_len, "%s: the weight_map is empty", index_path);
+    else
+        ok = open_shards(m, dir, index_path, map, err, err_len);
     if (ok) {
         m->n_tensors = 0;
-        for (int i = 0; i < m->n_files; i++) m->n_tensors += m->files[i]->n_tensors;
+        for (int i = 0; i < m->n_files; i++)
+            m->n_tensors += m->files[i]->n_tensors;
         ok = check_shards(m, dir, index_path, map, err, err_len);
     }
     cJSON_Delete(root);
@@ -587,7 +603,8 @@ static bool open_index(st_model *m, const char *dir, const char *index_path, cha
 
 static bool index_model_tensors(st_model *m, const char *dir, char *err, size_t err_len) {
     int n = 0;
-    for (int i = 0; i < m->n_files; i++) n += m->files[i]->n_tensors;
+    for (int i = 0; i < m->n_files; i++)
+        n += m->files[i]->n_tensors;
     m->tensors = malloc((size_t)(n ? n : 1) * sizeof *m->tensors);
     if (!m->tensors) {
         set_err(err, err_len, "%s: out of memory", dir);
@@ -595,7 +612,8 @@ static bool index_model_tensors(st_model *m, const char *dir, char *err, size_t 
     }
     m->n_tensors = 0;
     for (int i = 0; i < m->n_files; i++)
-        for (int j = 0; j < m->files[i]->n_tensors; j++) m->tensors[m->n_tensors++] = &m->files[i]->tensors[j];
+        for (int j = 0; j < m->files[i]->n_tensors; j++)
+            m->tensors[m->n_tensors++] = &m->files[i]->tensors[j];
     qsort(m->tensors, (size_t)n, sizeof *m->tensors, cmp_tensor_ptr_name);
     for (int i = 1; i < n; i++)
         if (strcmp(m->tensors[i]->name, m->tensors[i - 1]->name) == 0) {
@@ -611,9 +629,12 @@ st_model *st_model_open(const char *dir, char *err, size_t err_len) {
     char *index_path = join_path(dir, "model.safetensors.index.json");
     char *single_path = join_path(dir, "model.safetensors");
     bool ok = m && index_path && single_path;
-    if (!ok) set_err(err, err_len, "%s: out of memory", dir);
-    else if (access(index_path, F_OK) == 0) ok = open_index(m, dir, index_path, err, err_len);
-    else if (access(single_path, F_OK) == 0) ok = model_add_file(m, single_path, err, err_len);
+    if (!ok)
+        set_err(err, err_len, "%s: out of memory", dir);
+    else if (access(index_path, F_OK) == 0)
+        ok = open_index(m, dir, index_path, err, err_len);
+    else if (access(single_path, F_OK) == 0)
+        ok = model_add_file(m, single_path, err, err_len);
     else {
         set_err(err, err_len, "%s: no model.safetensors or model.safetensors.index.json in the folder", dir);
         ok = false;
@@ -630,9 +651,7 @@ st_model *st_model_open(const char *dir, char *err, size_t err_len) {
 
 int st_model_n_tensors(const st_model *m) { return m->n_tensors; }
 
-const st_tensor *st_model_tensor(const st_model *m, int i) {
-    return i >= 0 && i < m->n_tensors ? m->tensors[i] : NULL;
-}
+const st_tensor *st_model_tensor(const st_model *m, int i) { return i >= 0 && i < m->n_tensors ? m->tensors[i] : NULL; }
 
 const st_tensor *st_model_find(const st_model *m, const char *name) {
     int lo = 0, hi = m->n_tensors - 1;
@@ -640,8 +659,10 @@ const st_tensor *st_model_find(const st_model *m, const char *name) {
         int mid = lo + (hi - lo) / 2;
         int c = strcmp(name, m->tensors[mid]->name);
         if (c == 0) return m->tensors[mid];
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }

@@ -25,13 +25,13 @@
 #define ST_MAX_DIMS 4
 
 typedef struct st_tensor {
-    const char *name;          /* NUL-terminated, owned by the st_file */
-    enum aion_dtype type;      /* AION_DT_F32, AION_DT_F16 or AION_DT_BF16 */
-    int n_dims;                /* 0 (scalar) .. ST_MAX_DIMS */
+    const char *name;           /* NUL-terminated, owned by the st_file */
+    enum aion_dtype type;       /* AION_DT_F32, AION_DT_F16 or AION_DT_BF16 */
+    int n_dims;                 /* 0 (scalar) .. ST_MAX_DIMS */
     int64_t shape[ST_MAX_DIMS]; /* outermost first, as safetensors (and PyTorch) write it */
     int64_t n_elems;
     size_t n_bytes;
-    const void *data;          /* inside the mapping (or caller's buffer); may be unaligned */
+    const void *data; /* inside the mapping (or caller's buffer); may be unaligned */
 } st_tensor;
 
 typedef struct st_file st_file;

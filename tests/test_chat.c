@@ -69,11 +69,13 @@ static void test_quirks(void) {
     expect_render("strip", CHAT_TMPL_LLAMA2, padded, 1, true, "[INST] spaced out [/INST]");
     expect_render("no trim", CHAT_TMPL_CHATML, padded, 1, false, "<|im_start|>user\n  spaced out \n<|im_end|>\n");
     const chat_msg sys_padded[] = {{"system", "S"}, {"user", "  u  "}};
-    expect_render("strip with system", CHAT_TMPL_LLAMA2, sys_padded, 2, true, "[INST] <<SYS>>\nS\n<</SYS>>\n\n  u [/INST]");
+    expect_render("strip with system", CHAT_TMPL_LLAMA2, sys_padded, 2, true,
+                  "[INST] <<SYS>>\nS\n<</SYS>>\n\n  u [/INST]");
     /* Other roles pass through where the format has a slot for any role. */
     const chat_msg tool[] = {{"tool", "42"}};
     expect_render("tool role", CHAT_TMPL_CHATML, tool, 1, false, "<|im_start|>tool\n42<|im_end|>\n");
-    expect_render("tool role", CHAT_TMPL_LLAMA3, tool, 1, false, "<|start_header_id|>tool<|end_header_id|>\n\n42<|eot_id|>");
+    expect_render("tool role", CHAT_TMPL_LLAMA3, tool, 1, false,
+                  "<|start_header_id|>tool<|end_header_id|>\n\n42<|eot_id|>");
     char err[256] = "";
     CHECK(chat_apply(CHAT_TMPL_LLAMA2, tool, 1, true, err, sizeof err) == NULL && strstr(err, "no role 'tool'"),
           "llama2 with a tool message: '%s'", err);
@@ -96,25 +98,35 @@ static const struct {
     const char *what, *text;
     int tmpl;
 } TEMPLATES[] = {
-    {"Qwen2.5", "{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n{%- endif %}{%- for message in messages %}"
-                "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endfor %}"
-                "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}", CHAT_TMPL_CHATML},
-    {"Llama 3", "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
-                "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + "
-                "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
-                "{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}", CHAT_TMPL_LLAMA3},
-    {"Llama 2", "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
-                "messages[0]['content'] %}{% endif %}{% for message in loop_messages %}{% if loop.index0 == 0 and "
-                "system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + "
-                "message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + "
-                "content.strip() + ' [/INST]' }}{% endif %}{% endfor %}", CHAT_TMPL_LLAMA2},
-    {"Mistral", "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + "
-                "message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + "
-                "eos_token}}{% endif %}{% endfor %}", CHAT_TMPL_MISTRAL},
-    {"Zephyr", "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
-               "+ eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
-               "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}"
-               "\n{% endfor %}", CHAT_TMPL_ZEPHYR},
+    {"Qwen2.5",
+     "{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n{%- endif %}{%- for message in messages %}"
+     "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endfor %}"
+     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
+     CHAT_TMPL_CHATML},
+    {"Llama 3",
+     "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+     "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + "
+     "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+     "{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}",
+     CHAT_TMPL_LLAMA3},
+    {"Llama 2",
+     "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+     "messages[0]['content'] %}{% endif %}{% for message in loop_messages %}{% if loop.index0 == 0 and "
+     "system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + "
+     "message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + "
+     "content.strip() + ' [/INST]' }}{% endif %}{% endfor %}",
+     CHAT_TMPL_LLAMA2},
+    {"Mistral",
+     "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + "
+     "message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + "
+     "eos_token}}{% endif %}{% endfor %}",
+     CHAT_TMPL_MISTRAL},
+    {"Zephyr",
+     "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
+     "+ eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + "
+     "eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}"
+     "\n{% endfor %}",
+     CHAT_TMPL_ZEPHYR},
     {"unknown", "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", -1},
     {"empty", "", -1},
 };
@@ -141,13 +153,15 @@ static void test_resolve(void) {
     CHECK(chat_template_resolve("zephyr", llama3, strlen(llama3), err, sizeof err) == CHAT_TMPL_ZEPHYR, "override");
     CHECK(chat_template_resolve("", llama3, strlen(llama3), err, sizeof err) == CHAT_TMPL_LLAMA3, "empty override");
     CHECK(chat_template_resolve("vicuna", llama3, strlen(llama3), err, sizeof err) == -1 &&
-              strstr(err, "unknown chat template 'vicuna' (chatml, llama3"), "bad override: '%s'", err);
+              strstr(err, "unknown chat template 'vicuna' (chatml, llama3"),
+          "bad override: '%s'", err);
     CHECK(chat_template_resolve(NULL, NULL, 0, err, sizeof err) == -1 && strstr(err, "has no chat template"),
           "no template: '%s'", err);
     const char *odd = "{% for m in messages %}\n{{ m.content }}{% endfor %}";
     CHECK(chat_template_resolve(NULL, odd, strlen(odd), err, sizeof err) == -1 &&
               strstr(err, "unrecognised chat template (starting '{% for m in messages %} {{ m.content }}{')") &&
-              !strchr(err, '\n'), "unrecognised template: '%s'", err);
+              !strchr(err, '\n'),
+          "unrecognised template: '%s'", err);
 }
 
 int main(void) {

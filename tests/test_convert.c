@@ -93,7 +93,8 @@ static void compare_tensors(const char *what, const char *want_path, const char 
         if (!b) continue;
         bool same_shape = a->type == b->type && a->n_dims == b->n_dims && memcmp(a->ne, b->ne, sizeof a->ne) == 0;
         CHECK(same_shape, "%s: %s is %s [%lld, %lld], want %s [%lld, %lld]", what, a->name, quant_type_name(b->type),
-              (long long)b->ne[0], (long long)b->ne[1], quant_type_name(a->type), (long long)a->ne[0], (long long)a->ne[1]);
+              (long long)b->ne[0], (long long)b->ne[1], quant_type_name(a->type), (long long)a->ne[0],
+              (long long)a->ne[1]);
         if (same_shape) CHECK(memcmp(a->data, b->data, a->n_bytes) == 0, "%s: %s differs in its bytes", what, a->name);
     }
 done:
@@ -102,8 +103,9 @@ done:
 }
 
 static void compare_metadata(const char *what, const char *want_path, const char *got_path) {
-    static const char *const int_keys[] = {"context_length", "embedding_length", "block_count", "feed_forward_length",
-                                           "attention.head_count", "attention.head_count_kv", "rope.dimension_count"};
+    static const char *const int_keys[] = {"context_length",      "embedding_length",     "block_count",
+                                           "feed_forward_length", "attention.head_count", "attention.head_count_kv",
+                                           "rope.dimension_count"};
     static const char *const float_keys[] = {"rope.freq_base", "attention.layer_norm_rms_epsilon"};
     static const char *const tok_keys[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                                            "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.add_bos_token"};
@@ -112,7 +114,8 @@ static void compare_metadata(const char *what, const char *want_path, const char
     CHECK(want && got, "%s: %s", what, err);
     if (!want || !got) goto done;
     size_t alen, blen;
-    const char *arch = gguf_get_str(want, "general.architecture", &alen), *garch = gguf_get_str(got, "general.architecture", &blen);
+    const char *arch = gguf_get_str(want, "general.architecture", &alen),
+               *garch = gguf_get_str(got, "general.architecture", &blen);
     CHECK(garch && alen == blen && memcmp(arch, garch, alen) == 0, "%s: architecture differs", what);
     for (size_t i = 0; i < sizeof int_keys / sizeof *int_keys; i++) {
         int64_t a = -1, b = -2;
@@ -162,7 +165,8 @@ static float *prompt_logits(const char *path, aion_threads *th, int *n_vocab) {
     float *logits = c ? malloc(sizeof(float) * (size_t)(*n_vocab * PROMPT_LEN)) : NULL;
     int32_t pos[PROMPT_LEN];
     int8_t want[PROMPT_LEN];
-    for (int i = 0; i < PROMPT_LEN; i++) pos[i] = i, want[i] = 1;
+    for (int i = 0; i < PROMPT_LEN; i++)
+        pos[i] = i, want[i] = 1;
     aion_batch b = {PROMPT_LEN, PROMPT, pos, NULL, want};
     if (logits && aion_forward(c, th, &b, logits, err, sizeof err) != PROMPT_LEN) {
         CHECK(0, "forward %s: %s", path, err);
@@ -192,8 +196,8 @@ static void compare_logits(const char *what, const char *want_path, const char *
 }
 
 static void compare_tokenizers(const char *what, const char *want_path, const char *got_path) {
-    static const char *const texts[] = {"the cat and the hat", " hello world", "in the end, it is what it is",
-                                        "théâtre ☃ 123", "\n\nwe\tw0 w1 w99", ""};
+    static const char *const texts[] = {"the cat and the hat", " hello world",      "in the end, it is what it is",
+                                        "théâtre ☃ 123",       "\n\nwe\tw0 w1 w99", ""};
     char err[512];
     gguf_file *fa = gguf_open(want_path, err, sizeof err), *fb = gguf_open(got_path, err, sizeof err);
     tokenizer *a = fa ? tokenizer_from_gguf(fa, err, sizeof err) : NULL;
@@ -236,12 +240,14 @@ static void test_fixture_details(void) {
     CHECK(f && gguf_n_tensors(f) == 0, "vocab-only file has tensors or does not open: %s", err);
     size_t len = 0;
     const char *tmpl = f ? gguf_get_str(f, "tokenizer.chat_template", &len) : NULL;
-    CHECK(tmpl && chat_template_detect(tmpl, len) == CHAT_TMPL_LLAMA2, "the llama fixture's chat template did not carry over");
+    CHECK(tmpl && chat_template_detect(tmpl, len) == CHAT_TMPL_LLAMA2,
+          "the llama fixture's chat template did not carry over");
     gguf_close(f);
     tmp_path(out, sizeof out, "qwen2-f16.gguf");
     f = gguf_open(out, err, sizeof err);
     tmpl = f ? gguf_get_str(f, "tokenizer.chat_template", &len) : NULL;
-    CHECK(tmpl && chat_template_detect(tmpl, len) == CHAT_TMPL_CHATML, "the qwen2 fixture's chat template did not carry over");
+    CHECK(tmpl && chat_template_detect(tmpl, len) == CHAT_TMPL_CHATML,
+          "the qwen2 fixture's chat template did not carry over");
     gguf_close(f);
 }
 
@@ -254,17 +260,20 @@ static uint8_t *make_st(const char *header, size_t data_len, uint64_t hlen_overr
     *size = 8 + hlen + data_len;
     uint8_t *buf = calloc(1, *size);
     uint64_t field = hlen_override ? hlen_override : hlen;
-    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(field >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(field >> (8 * i));
     memcpy(buf + 8, header, hlen);
-    for (size_t i = 0; i < data_len; i++) buf[8 + hlen + i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < data_len; i++)
+        buf[8 + hlen + i] = (uint8_t)(i * 7 + 1);
     return buf;
 }
 
 static void test_st_valid(void) {
     /* F16 1.0 = 0x3c00, BF16 -2.0 = 0xc000, F32 0.5, at unaligned offsets (a 2-byte tensor first). */
-    const char *h = "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[2,4]},"
-                    "\"a\":{\"dtype\":\"F16\",\"shape\":[1,1],\"data_offsets\":[0,2]},"
-                    "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}  ";
+    const char *h =
+        "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[2,4]},"
+        "\"a\":{\"dtype\":\"F16\",\"shape\":[1,1],\"data_offsets\":[0,2]},"
+        "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}  ";
     size_t size;
     uint8_t *buf = make_st(h, 8, 0, &size);
     uint8_t *data = buf + size - 8;
@@ -307,21 +316,30 @@ static const st_case ST_CASES[] = {
     {"unknown dtype", "{\"w\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 0, "unknown dtype 'Q4'"},
     {"integer dtype", "{\"w\":{\"dtype\":\"I8\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4, 0, "dtype I8 (only F32"},
     {"no dtype", "{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 0, "no 'dtype'"},
-    {"size mismatch", "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, 0, "8 bytes for 3 elements"},
+    {"size mismatch", "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, 0,
+     "8 bytes for 3 elements"},
     {"truncated data", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, 0, "outside the 8-byte"},
-    {"overlap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, 0, "overlaps"},
-    {"gap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-            "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, 0, "gap of 4 unused bytes"},
+    {"overlap",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+     12, 0, "overlaps"},
+    {"gap",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+     12, 0, "gap of 4 unused bytes"},
     {"bytes left over", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, 0, "cover 8 bytes but"},
-    {"duplicate name", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                       "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, 0, "appears twice"},
+    {"duplicate name",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+     8, 0, "appears twice"},
     {"five dims", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, 0, "5 dimensions"},
     {"negative dim", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, 0, "dimension 0 is not"},
     {"fractional offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0.5,4]}}", 4, 0, "not a pair"},
     {"huge offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,1e300]}}", 4, 0, "not a pair"},
-    {"overflowing shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
-                          "\"data_offsets\":[0,4]}}", 4, 0, "overflows"},
+    {"overflowing shape",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
+     "\"data_offsets\":[0,4]}}",
+     4, 0, "overflows"},
     {"shape not an array", "{\"a\":{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,4]}}", 4, 0, "'shape' is not"},
     {"entry not an object", "{\"a\":[1]}", 0, 0, "not an object"},
 };
@@ -381,12 +399,13 @@ static int byte_symbol(int byte, char *out) {
     return 2;
 }
 
-static const char *const QWEN2_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                                       "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *const QWEN2_REGEX =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 /* 256 byte symbols (id = byte), then the results of these merges, then one special token. */
-static const char *const TINY_MERGES[] = {"h e", "l l", "he ll", "hell o", "\xc4\xa0 w", "o r", "\xc4\xa0w or",
-                                          "\xc4\xa0wor l", "\xc4\xa0worl d"};
+static const char *const TINY_MERGES[] = {"h e", "l l",          "he ll",         "hell o",        "\xc4\xa0 w",
+                                          "o r", "\xc4\xa0w or", "\xc4\xa0wor l", "\xc4\xa0worl d"};
 #define N_TINY_MERGES (int)(sizeof TINY_MERGES / sizeof *TINY_MERGES)
 
 static char *tiny_bpe_json(bool pair_form) {
@@ -394,7 +413,8 @@ static char *tiny_bpe_json(bool pair_form) {
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab"), *merges = cJSON_AddArrayToObject(model, "merges");
     char sym[4];
-    for (int b = 0; b < 256; b++) byte_symbol(b, sym), cJSON_AddNumberToObject(vocab, sym, b);
+    for (int b = 0; b < 256; b++)
+        byte_symbol(b, sym), cJSON_AddNumberToObject(vocab, sym, b);
     for (int i = 0; i < N_TINY_MERGES; i++) {
         char joined[32];
         const char *sp = strchr(TINY_MERGES[i], ' ');
@@ -418,7 +438,8 @@ static char *tiny_bpe_json(bool pair_form) {
     cJSON_AddItemToArray(added, tok);
     cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
     cJSON_AddStringToObject(pre, "type", "Sequence");
-    cJSON *steps = cJSON_AddArrayToObject(pre, "pretokenizers"), *split = cJSON_CreateObject(), *bl = cJSON_CreateObject();
+    cJSON *steps = cJSON_AddArrayToObject(pre, "pretokenizers"), *split = cJSON_CreateObject(),
+          *bl = cJSON_CreateObject();
     cJSON_AddStringToObject(split, "type", "Split");
     cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex", QWEN2_REGEX);
     cJSON_AddStringToObject(split, "behavior", "Isolated");
@@ -484,14 +505,16 @@ typedef struct tok_case {
 } tok_case;
 
 #define BL_PRE "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false}"
-#define SPM_MODEL(vocab, merges) "{\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":" vocab ",\"merges\":" merges "}}"
+#define SPM_MODEL(vocab, merges)                                                                                       \
+    "{\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":" vocab ",\"merges\":" merges "}}"
 #define BL_MODEL(vocab, merges) "{" BL_PRE ",\"model\":{\"type\":\"BPE\",\"vocab\":" vocab ",\"merges\":" merges "}}"
 
 static const tok_case TOK_CASES[] = {
     {"not JSON", "{\"model\":", NULL, "not valid JSON"},
     {"not an object", "[]", NULL, "not a JSON object"},
     {"no model", "{}", NULL, "no 'model' object"},
-    {"unigram", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0]]}}", NULL, "model type 'Unigram' is not supported"},
+    {"unigram", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0]]}}", NULL,
+     "model type 'Unigram' is not supported"},
     {"vocab is a list", "{\"model\":{\"type\":\"BPE\",\"vocab\":[1]}}", NULL, "model.vocab is not an object"},
     {"negative id", BL_MODEL("{\"a\":-1}", "[]"), NULL, "token 'a' has no valid id"},
     {"huge id", BL_MODEL("{\"a\":99999999}", "[]"), NULL, "token 'a' has no valid id"},
@@ -501,33 +524,48 @@ static const tok_case TOK_CASES[] = {
     {"empty token", BL_MODEL("{\"\":0}", "[]"), NULL, "token 0 is empty"},
     {"id twice", BL_MODEL("{\"a\":0,\"b\":0}", "[]"), NULL, "id 0 is given to both 'a' and 'b'"},
     {"text twice", BL_MODEL("{\"a\":0,\"a\":1}", "[]"), NULL, "token 'a' has two ids (0 and 1)"},
-    {"added conflicts", "{" BL_PRE ",\"added_tokens\":[{\"id\":0,\"content\":\"<x>\",\"special\":true}],"
-                        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", NULL, "id 0 is given to both"},
-    {"added not a list", "{" BL_PRE ",\"added_tokens\":{},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
-     NULL, "added_tokens is not an array"},
-    {"added without id", "{" BL_PRE ",\"added_tokens\":[{\"content\":\"x\"}],\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
-                         "\"merges\":[]}}", NULL, "added_tokens[0] lacks"},
+    {"added conflicts",
+     "{" BL_PRE ",\"added_tokens\":[{\"id\":0,\"content\":\"<x>\",\"special\":true}],"
+     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+     NULL, "id 0 is given to both"},
+    {"added not a list",
+     "{" BL_PRE ",\"added_tokens\":{},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", NULL,
+     "added_tokens is not an array"},
+    {"added without id",
+     "{" BL_PRE ",\"added_tokens\":[{\"content\":\"x\"}],\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
+     "\"merges\":[]}}",
+     NULL, "added_tokens[0] lacks"},
     {"merge of unknown token", BL_MODEL("{\"a\":0,\"b\":1,\"ab\":2}", "[\"a z\"]"), NULL, "'z', which is not in the"},
     {"merge making unknown", BL_MODEL("{\"a\":0,\"b\":1}", "[\"a b\"]"), NULL, "makes 'ab', which is not in the"},
     {"merge without space", BL_MODEL("{\"a\":0,\"b\":1,\"ab\":2}", "[\"ab\"]"), NULL, "not two tokens separated"},
     {"merge of three", BL_MODEL("{\"a\":0,\"b\":1,\"ab\":2}", "[[\"a\",\"b\",\"c\"]]"), NULL, "neither \"a b\" nor"},
     {"merges not a list", BL_MODEL("{\"a\":0}", "{}"), NULL, "model.merges is not an array"},
     {"not byte-level", BL_MODEL("{\"a b\":0}", "[]"), NULL, "not spelled in the byte-level alphabet"},
-    {"unknown regex", "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
-                      "{\"Regex\":\"\\\\w+\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\","
-                      "\"use_regex\":false}]},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+    {"unknown regex",
+     "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+     "{\"Regex\":\"\\\\w+\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\","
+     "\"use_regex\":false}]},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
      NULL, "unknown pre-tokenizer regex '\\w+'"},
-    {"prefix space", "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true},"
-                     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", NULL, "add_prefix_space"},
-    {"lowercase normalizer", "{\"normalizer\":{\"type\":\"Lowercase\"}," BL_PRE ",\"model\":{\"type\":\"BPE\","
-                             "\"vocab\":{\"a\":0},\"merges\":[]}}", NULL, "normalizer Lowercase is not supported"},
-    {"plain BPE", "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
-                  "\"merges\":[]}}", NULL, "neither byte-level nor SentencePiece"},
-    {"word suffix", "{" BL_PRE ",\"model\":{\"type\":\"BPE\",\"end_of_word_suffix\":\"</w>\",\"vocab\":{\"a\":0},"
-                    "\"merges\":[]}}", NULL, "word suffix"},
-    {"spm with whitespace pre", "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"BPE\","
-                                "\"byte_fallback\":true,\"vocab\":{\"a\":0},\"merges\":[]}}", NULL,
-     "pre-tokenizer Whitespace is not supported"},
+    {"prefix space",
+     "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true},"
+     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+     NULL, "add_prefix_space"},
+    {"lowercase normalizer",
+     "{\"normalizer\":{\"type\":\"Lowercase\"}," BL_PRE ",\"model\":{\"type\":\"BPE\","
+     "\"vocab\":{\"a\":0},\"merges\":[]}}",
+     NULL, "normalizer Lowercase is not supported"},
+    {"plain BPE",
+     "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},"
+     "\"merges\":[]}}",
+     NULL, "neither byte-level nor SentencePiece"},
+    {"word suffix",
+     "{" BL_PRE ",\"model\":{\"type\":\"BPE\",\"end_of_word_suffix\":\"</w>\",\"vocab\":{\"a\":0},"
+     "\"merges\":[]}}",
+     NULL, "word suffix"},
+    {"spm with whitespace pre",
+     "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":{\"type\":\"BPE\","
+     "\"byte_fallback\":true,\"vocab\":{\"a\":0},\"merges\":[]}}",
+     NULL, "pre-tokenizer Whitespace is not supported"},
     {"bos not in vocab", SPM_MODEL("{\"a\":0}", "[]"), "{\"bos_token\":\"<nope>\"}",
      "cfg.json: bos_token '<nope>' is not in the vocabulary"},
     {"bad add_bos", SPM_MODEL("{\"a\":0}", "[]"), "{\"add_bos_token\":\"yes\"}", "cfg.json: add_bos_token is not"},
@@ -563,8 +601,12 @@ static void test_tokenizer_malformed(void) {
 /* Broken model folders: variants of the llama fixture built in the temporary directory. */
 
 #define FIXTURE "tests/hf/llama-f32"
-static const char *const FIXTURE_FILES[] = {"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                                            "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"};
+static const char *const FIXTURE_FILES[] = {"config.json",
+                                            "model-00001-of-00002.safetensors",
+                                            "model-00002-of-00002.safetensors",
+                                            "model.safetensors.index.json",
+                                            "tokenizer.json",
+                                            "tokenizer_config.json"};
 
 /* A JSON object file of the fixture with `key` set to the JSON value `patch` (NULL: removed). */
 static bool write_patched(const char *src, const char *dst, const char *key, const char *patch) {
@@ -587,9 +629,9 @@ static bool write_patched(const char *src, const char *dst, const char *key, con
 
 typedef struct folder_case {
     const char *what;
-    const char *file;  /* the fixture file to patch (config.json or the index) */
+    const char *file; /* the fixture file to patch (config.json or the index) */
     const char *key, *patch;
-    const char *omit;  /* a fixture file left out */
+    const char *omit; /* a fixture file left out */
     const char *expect;
 } folder_case;
 
@@ -663,25 +705,32 @@ static void print_escaped(FILE *out, const char *s) {
     fputc('"', out);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '\n') fputs("\\n", out);
-        else if (c == '\t') fputs("\\t", out);
-        else if (c == '\r') fputs("\\r", out);
-        else if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\x%02x", c);
-        else fputc(c, out);
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
     }
     fputc('"', out);
 }
 
 static void print_ids(FILE *out, const int32_t *ids, int n) {
     fputc('[', out);
-    for (int i = 0; i < n; i++) fprintf(out, i ? " %d" : "%d", ids[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(out, i ? " %d" : "%d", ids[i]);
     fputc(']', out);
 }
 
 /* Compares one string's ids; prints the difference (the first few) when they differ. */
-static bool same_ids(const char *label, const char *text, const int32_t *ours, int n_ours, const int32_t *want, int n_want,
-                     int *n_printed) {
+static bool same_ids(const char *label, const char *text, const int32_t *ours, int n_ours, const int32_t *want,
+                     int n_want, int *n_printed) {
     bool same = n_ours == n_want && memcmp(ours, want, sizeof(int32_t) * (size_t)n_want) == 0;
     if (!same && (*n_printed)++ < 60) {
         fprintf(stderr, "MISMATCH %s ", label);
@@ -742,33 +791,176 @@ static void compare_vectors(const tokenizer *t, const char *inp_path) {
 }
 
 static const char *const HAND_STRINGS[] = {
-    "", " ", "  ", "\n", "\n\n\n", "\t", " \t\n ", "a", "Hello world", " Hello world", "Hello World!",
-    "Hello, world! How are you?", "I'm fine, you're not, they'll see, we've done, it's DONE, DON'T",
-    "The quick brown fox jumps over the lazy dog.", "          x", "x          ", "x\n\n\ny", "a  b   c    d",
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1", "12", "123", "1234", "12345",
-    "1234567890123", "3.14159265", "1,000,000.00", "0x1F2E3D", "2024-01-15T12:34:56Z", "-42 +17 =", "1e-10",
-    "٣٤٥ ٦٧", "Ⅻ ½ ¾ ²³", "你好，世界！", "日本語のテキストです。カタカナ", "한국어 문장입니다.", "繁體中文測試與简体中文",
-    "🦙", "👍🏽👍🏿", "👨‍👩‍👧‍👦", "🇫🇷🇯🇵🇺🇸", "😀😃😄 ok", "❤️🔥", "🤖🚀✨💡", "café naïve Ærøskøbing",
-    "crème brûlée à la São Paulo", "e\xcc\x81t\xc3\xa9 (decomposed e + U+0301 vs precomposed)", "n\xcc\x83o",
-    "Ångström ÉCOLE ǅ", "Привет, мир!", "Ελληνικά γράμματα", "العربية لغة جميلة", "עברית", "हिन्दी भाषा", "ภาษาไทย",
-    "ქართული", "Tiếng Việt có dấu", "def f(x):\n    return x ** 2\n", "for (int i = 0; i < n; ++i) {\n\tsum += a[i];\n}",
-    "#include <stdio.h>\nint main(void) { return 0; }", "console.log(`${a} + ${b}`);", "SELECT * FROM t WHERE id = 42;",
-    "std::vector<int> v{1, 2, 3};", "fn main() -> Result<(), Box<dyn Error>> {", "<div class=\"x\">&amp;&lt;</div>",
-    "$ ls -la | grep '\\.c$' > out.txt 2>&1", "https://example.com/path?q=1&r=2#frag", "user@example.org",
-    "!!!???...", "—–-", "«quote» „Zitat“ “quote”", "→ ← ↑ ↓", "€100 £50 ¥1000 ₹", "a/b\\c~^|", "''\"\"``",
-    "\xc2\xa0nbsp\xc2\xa0", "ideographic\xe3\x80\x80space", "\r\nwindows\r\nlines\r\n", "tab\tseparated\tvalues",
-    "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", "<|begin_of_text|><|start_header_id|>user"
-    "<|end_header_id|>\n\nHi<|eot_id|>", "<think>\nhmm\n</think>\n\nanswer", "<|endoftext|>", "<s> </s> <unk>",
-    "   leading and trailing   ", "MiXeD CaSe WoRdS", "snake_case_name and camelCaseName and kebab-case-name",
+    "",
+    " ",
+    "  ",
+    "\n",
+    "\n\n\n",
+    "\t",
+    " \t\n ",
+    "a",
+    "Hello world",
+    " Hello world",
+    "Hello World!",
+    "Hello, world! How are you?",
+    "I'm fine, you're not, they'll see, we've done, it's DONE, DON'T",
+    "The quick brown fox jumps over the lazy dog.",
+    "          x",
+    "x          ",
+    "x\n\n\ny",
+    "a  b   c    d",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "1",
+    "12",
+    "123",
+    "1234",
+    "12345",
+    "1234567890123",
+    "3.14159265",
+    "1,000,000.00",
+    "0x1F2E3D",
+    "2024-01-15T12:34:56Z",
+    "-42 +17 =",
+    "1e-10",
+    "٣٤٥ ٦٧",
+    "Ⅻ ½ ¾ ²³",
+    "你好，世界！",
+    "日本語のテキストです。カタカナ",
+    "한국어 문장입니다.",
+    "繁體中文測試與简体中文",
+    "🦙",
+    "👍🏽👍🏿",
+    "👨‍👩‍👧‍👦",
+    "🇫🇷🇯🇵🇺🇸",
+    "😀😃😄 ok",
+    "❤️🔥",
+    "🤖🚀✨💡",
+    "café naïve Ærøskøbing",
+    "crème brûlée à la São Paulo",
+    "e\xcc\x81t\xc3\xa9 (decomposed e + U+0301 vs precomposed)",
+    "n\xcc\x83o",
+    "Ångström ÉCOLE ǅ",
+    "Привет, мир!",
+    "Ελληνικά γράμματα",
+    "العربية لغة جميلة",
+    "עברית",
+    "हिन्दी भाषा",
+    "ภาษาไทย",
+    "ქართული",
+    "Tiếng Việt có dấu",
+    "def f(x):\n    return x ** 2\n",
+    "for (int i = 0; i < n; ++i) {\n\tsum += a[i];\n}",
+    "#include <stdio.h>\nint main(void) { return 0; }",
+    "console.log(`${a} + ${b}`);",
+    "SELECT * FROM t WHERE id = 42;",
+    "std::vector<int> v{1, 2, 3};",
+    "fn main() -> Result<(), Box<dyn Error>> {",
+    "<div class=\"x\">&amp;&lt;</div>",
+    "$ ls -la | grep '\\.c$' > out.txt 2>&1",
+    "https://example.com/path?q=1&r=2#frag",
+    "user@example.org",
+    "!!!???...",
+    "—–-",
+    "«quote» „Zitat“ “quote”",
+    "→ ← ↑ ↓",
+    "€100 £50 ¥1000 ₹",
+    "a/b\\c~^|",
+    "''\"\"``",
+    "\xc2\xa0nbsp\xc2\xa0",
+    "ideographic\xe3\x80\x80space",
+    "\r\nwindows\r\nlines\r\n",
+    "tab\tseparated\tvalues",
+    "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+    "<think>\nhmm\n</think>\n\nanswer",
+    "<|endoftext|>",
+    "<s> </s> <unk>",
+    "   leading and trailing   ",
+    "MiXeD CaSe WoRdS",
+    "snake_case_name and camelCaseName and kebab-case-name",
 };
 
 static const char *const FRAGMENTS[] = {
-    "Hello", "world", "the", "The", "HELLO", "tokenization", "supercalifragilisticexpialidocious", "I'm", "we'll",
-    "DON'T", "it's", "naïve", "café", "e\xcc\x81", "Ångström", "你好", "世界", "日本語", "カタカナ", "한국어", "🦙",
-    "👍🏽", "👨‍👩‍👧", "🇫🇷", "😀", "42", "3.14", "1000000", "007", "2024", "½", "٣", "x", "(", ")", "{", "}", "[]",
-    "==", "!=", "->", "::", "//", "/*", "*/", "#", "@", "$", "%", "&&", "||", "...", "?", "!", ",", ".", ";", ":",
-    "'", "\"", "`", "Привет", "мир", "Ελλάδα", "عربي", "עברית", "हिन्दी", "ไทย", "return", "def", "int", "0x7f",
-    "\\n", "\\t", "https://a.b/c", "<|im_end|>", "<|eot_id|>", "<think>", "\xc2\xa0", "\xe3\x80\x80",
+    "Hello",
+    "world",
+    "the",
+    "The",
+    "HELLO",
+    "tokenization",
+    "supercalifragilisticexpialidocious",
+    "I'm",
+    "we'll",
+    "DON'T",
+    "it's",
+    "naïve",
+    "café",
+    "e\xcc\x81",
+    "Ångström",
+    "你好",
+    "世界",
+    "日本語",
+    "カタカナ",
+    "한국어",
+    "🦙",
+    "👍🏽",
+    "👨‍👩‍👧",
+    "🇫🇷",
+    "😀",
+    "42",
+    "3.14",
+    "1000000",
+    "007",
+    "2024",
+    "½",
+    "٣",
+    "x",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[]",
+    "==",
+    "!=",
+    "->",
+    "::",
+    "//",
+    "/*",
+    "*/",
+    "#",
+    "@",
+    "$",
+    "%",
+    "&&",
+    "||",
+    "...",
+    "?",
+    "!",
+    ",",
+    ".",
+    ";",
+    ":",
+    "'",
+    "\"",
+    "`",
+    "Привет",
+    "мир",
+    "Ελλάδα",
+    "عربي",
+    "עברית",
+    "हिन्दी",
+    "ไทย",
+    "return",
+    "def",
+    "int",
+    "0x7f",
+    "\\n",
+    "\\t",
+    "https://a.b/c",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<think>",
+    "\xc2\xa0",
+    "\xe3\x80\x80",
 };
 static const char *const SEPARATORS[] = {"", " ", " ", " ", "  ", "\n", "\t", " \n", "\n\n", "   "};
 
@@ -794,7 +986,8 @@ static cJSON *make_strings(int n_random) {
             strncat(buf, k ? sep : (next_random(&seed) % 4 ? "" : " "), sizeof buf - strlen(buf) - 1);
             strncat(buf, frag, sizeof buf - strlen(buf) - 1);
         }
-        if (next_random(&seed) % 8 == 0) strncat(buf, SEPARATORS[next_random(&seed) % 10], sizeof buf - strlen(buf) - 1);
+        if (next_random(&seed) % 8 == 0)
+            strncat(buf, SEPARATORS[next_random(&seed) % 10], sizeof buf - strlen(buf) - 1);
         cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
     }
     return arr;
@@ -827,7 +1020,8 @@ static void compare_with_hf(const tokenizer *t, const char *dir) {
     for (; s && r && cJSON_GetArraySize(ids) == cJSON_GetArraySize(strings); s = s->next, r = r->next, n_cases++) {
         int n_want = cJSON_GetArraySize(r), k = 0;
         want = realloc(want, sizeof(int32_t) * (size_t)(n_want + 1));
-        for (const cJSON *e = r->child; e; e = e->next) want[k++] = (int32_t)e->valuedouble;
+        for (const cJSON *e = r->child; e; e = e->next)
+            want[k++] = (int32_t)e->valuedouble;
         int n = encode_all(t, s->valuestring, true, &ours);
         char label[32];
         snprintf(label, sizeof label, "string %d", n_cases);

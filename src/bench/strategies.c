@@ -193,52 +193,80 @@ static int prime_prompt_slot(session *s, aion_ctx *c, char *err, size_t err_len)
 
 /* ------------------------------------------------------------------ one variant */
 
-/* Prefill from the primed slot, then the timed rounds until the stop; adds them to tally. */
-static int decode_variant(session *s, const strat_variant *v, int max_new, bool line_stop, strat_tally *tally,
-                          char *err, size_t err_len) {
-    aion_ctx *draft = v->strategy == DECODE_SPEC ? s->draft : NULL;
-    int n_cached = s->n_prompt - 1;
-    aion_kv_copy(s->target, DECODE_SLOT, PROMPT_SLOT, n_cached);
-    if (draft) aion_kv_copy(draft, DECODE_SLOT, PROMPT_SLOT, n_cached);
+/* What the rounds of one (task, variant) cost, before it joins its tally. */
+typedef struct rounds_cost {
+    int n_tokens;
+    double seconds;
+    uint64_t target_bytes, draft_bytes;
+} rounds_cost;
+
+static decoder *variant_decoder(session *s, const strat_variant *v, aion_sampler *sampler, char *err,
+                                size_t err_len) {
     decode_config dc = s->cfg->base;
     dc.strategy = v->strategy;
     dc.draft_max = v->k;
+    aion_ctx *draft = v->strategy == DECODE_SPEC ? s->draft : NULL;
+    return decoder_new(&dc, s->target, DECODE_SLOT, draft, DECODE_SLOT, sampler, s->threads, err, err_len);
+}
+
+/* The decoding slots get the primed prompt; the target computes its last token and the first
+ * new one, which starts the generation. Returns whether generation goes on, or -1. */
+static int start_variant(session *s, decoder *d, aion_ctx *draft, char *err, size_t err_len) {
+    int n_cached = s->n_prompt - 1;
+    aion_kv_copy(s->target, DECODE_SLOT, PROMPT_SLOT, n_cached);
+    if (draft) aion_kv_copy(draft, DECODE_SLOT, PROMPT_SLOT, n_cached);
+    int32_t first;
+    if (decoder_prefill_cached(d, s->prompt, s->n_prompt, n_cached, &first, err, err_len) < 0) return -1;
+    return generation_push(&s->gen, first);
+}
+
+/* The timed part: rounds until the generation stops. */
+static int run_rounds(session *s, decoder *d, aion_ctx *draft, rounds_cost *cost, char *err, size_t err_len) {
+    int32_t round[DECODE_MAX_DRAFT + 1];
+    int n_before = s->gen.n_tokens, rc = 0;
+    uint64_t target0 = bytes_read(s->target), draft0 = bytes_read(draft);
+    double t0 = seconds_now();
+    for (bool going = true; going;) {
+        int n = decoder_step(d, round, err, err_len);
+        if (n < 0) rc = -1;
+        if (n <= 0) break; /* an error, or the context is full */
+        for (int i = 0; i < n && going; i++) going = generation_push(&s->gen, round[i]);
+    }
+    *cost = (rounds_cost){.n_tokens = s->gen.n_tokens - n_before, .seconds = seconds_now() - t0,
+                          .target_bytes = bytes_read(s->target) - target0, .draft_bytes = bytes_read(draft) - draft0};
+    return rc;
+}
+
+static void tally_add(strat_tally *t, const rounds_cost *cost, const decode_stats *st) {
+    t->n_tasks++;
+    t->n_tokens += cost->n_tokens;
+    t->decode_seconds += cost->seconds;
+    t->target_bytes += cost->target_bytes;
+    t->draft_bytes += cost->draft_bytes;
+    t->rounds += st->rounds;
+    t->draft_forwards += st->draft_forwards;
+    t->drafted += st->drafted;
+    t->accepted += st->accepted;
+    for (int i = 0; i < DECODE_MAX_DRAFT; i++) {
+        t->drafted_at[i] += st->drafted_at[i];
+        t->accepted_at[i] += st->accepted_at[i];
+    }
+}
+
+/* One (task, variant): greedy decoding from the primed prompt until the category's stop. */
+static int decode_variant(session *s, const strat_variant *v, int max_new, bool line_stop, strat_tally *tally,
+                          char *err, size_t err_len) {
+    aion_ctx *draft = v->strategy == DECODE_SPEC ? s->draft : NULL;
     aion_sampler_params sp = aion_sampler_default_params();
     sp.temperature = 0;
     aion_sampler *sampler = aion_sampler_new(&sp, aion_n_vocab(aion_ctx_model(s->target)));
-    decoder *d = sampler ? decoder_new(&dc, s->target, DECODE_SLOT, draft, DECODE_SLOT, sampler, s->threads, err,
-                                       err_len)
-                         : NULL;
-    int32_t round[DECODE_MAX_DRAFT + 1];
-    int rc = d ? decoder_prefill_cached(d, s->prompt, s->n_prompt, n_cached, &round[0], err, err_len) : -1;
+    if (!sampler) return snprintf(err, err_len, "out of memory"), -1;
+    decoder *d = variant_decoder(s, v, sampler, err, err_len);
     generation_reset(&s->gen, max_new, line_stop);
-    bool going = rc == 0 && generation_push(&s->gen, round[0]);
-    int n_first = s->gen.n_tokens;
-    uint64_t target0 = bytes_read(s->target), draft0 = bytes_read(draft);
-    double t0 = seconds_now();
-    while (going) {
-        int n = decoder_step(d, round, err, err_len);
-        if (n < 0) rc = -1;
-        if (n <= 0) break; /* error, or the context is full */
-        for (int i = 0; i < n && going; i++) going = generation_push(&s->gen, round[i]);
-    }
-    double elapsed = seconds_now() - t0;
-    if (rc == 0) {
-        const decode_stats *st = decoder_stats(d);
-        tally->n_tasks++;
-        tally->n_tokens += s->gen.n_tokens - n_first;
-        tally->decode_seconds += elapsed;
-        tally->target_bytes += bytes_read(s->target) - target0;
-        tally->draft_bytes += bytes_read(draft) - draft0;
-        tally->rounds += st->rounds;
-        tally->draft_forwards += st->draft_forwards;
-        tally->drafted += st->drafted;
-        tally->accepted += st->accepted;
-        for (int i = 0; i < DECODE_MAX_DRAFT; i++) {
-            tally->drafted_at[i] += st->drafted_at[i];
-            tally->accepted_at[i] += st->accepted_at[i];
-        }
-    }
+    int going = d ? start_variant(s, d, draft, err, err_len) : -1;
+    rounds_cost cost = {0};
+    int rc = going < 0 ? -1 : going ? run_rounds(s, d, draft, &cost, err, err_len) : 0;
+    if (rc == 0) tally_add(tally, &cost, decoder_stats(d));
     decoder_free(d);
     aion_sampler_free(sampler);
     return rc;

@@ -18,6 +18,8 @@ int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 /* new subcommands: one line each, above this comment */
 
 #endif

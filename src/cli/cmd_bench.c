@@ -28,6 +28,7 @@
 #include "cpu.h"
 
 /* Benches defined in other files of src/cli (cmd_bench_NAME.c) are declared here. */
+int cmd_bench_strategies(int argc, char **argv);
 
 /* ------------------------------------------------------------------ options */
 
@@ -528,6 +529,7 @@ static const bench_kind BENCHES[] = {
     {"decode", bench_decode, "greedy decode tokens/s, bytes/token, % of memory bandwidth"},
     {"prefill", bench_prefill, "tokens/s of one N-token prompt"},
     {"batch", bench_batch, "time of one forward of 1..32 tokens and t(n)/t(1)"},
+    {"strategies", cmd_bench_strategies, "ar / lookup / spec at each k on every task category, vs ar"},
     /* new benches: one line each, above this comment */
 };
 

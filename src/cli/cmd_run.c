@@ -14,9 +14,13 @@
 #include "cli.h"
 #include "common.h"
 #include "decode/decode.h"
+#include "orch/orch.h"
 
 typedef struct run_opts {
     const char *model_path, *draft_path, *prompt, *prompt_file;
+    const char *pool_model, *policy_path, *profile_path; /* orchestrated runs (no -m) */
+    bool strategy_given;
+    uint64_t mem_budget_mb;
     int n_predict, n_threads, n_ctx;
     bool json, no_bos, parse_special;
     aion_sampler_params sp;
@@ -25,7 +29,10 @@ typedef struct run_opts {
 
 static void run_usage(void) {
     fprintf(stderr,
-            "usage: aio run [-m MODEL.gguf] [-p PROMPT | -f FILE | PROMPT] [options]\n"
+            "usage: aio run [-m MODEL.gguf | --model auto|NAME] [-p PROMPT | -f FILE | PROMPT] [options]\n"
+            "  --model auto|NAME  without -m: the embedded family; auto = probe + policy + cost model\n"
+            "                     (default), NAME pins a pool member (aio-small, aio-large)\n"
+            "  --policy FILE --profile FILE --mem-budget MIB   orchestration inputs\n"
             "  -n N               tokens to generate (default 128)\n"
             "  -t N               threads (default: all cores)\n"
             "  -c N               context size (default: the model's)\n"
@@ -63,6 +70,10 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         else if (opt_is(a, NULL, "--repeat-penalty")) ok = opt_float(argc, argv, &i, &o->sp.repeat_penalty);
         else if (opt_is(a, NULL, "--repeat-last-n")) ok = opt_int(argc, argv, &i, &o->sp.repeat_last_n);
         else if (opt_is(a, "-s", "--seed")) ok = opt_u64(argc, argv, &i, &o->sp.seed);
+        else if (opt_is(a, NULL, "--model")) ok = opt_str(argc, argv, &i, &o->pool_model);
+        else if (opt_is(a, NULL, "--policy")) ok = opt_str(argc, argv, &i, &o->policy_path);
+        else if (opt_is(a, NULL, "--profile")) ok = opt_str(argc, argv, &i, &o->profile_path);
+        else if (opt_is(a, NULL, "--mem-budget")) ok = opt_u64(argc, argv, &i, &o->mem_budget_mb);
         else if (opt_is(a, NULL, "--draft")) ok = opt_str(argc, argv, &i, &o->draft_path);
         else if (opt_is(a, NULL, "--draft-max")) ok = opt_int(argc, argv, &i, &o->dc.draft_max);
         else if (opt_is(a, NULL, "--draft-p-min")) ok = opt_float(argc, argv, &i, &o->dc.draft_p_min);
@@ -73,6 +84,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         else if (opt_is(a, NULL, "--special")) o->parse_special = true;
         else if (opt_is(a, NULL, "--strategy")) {
             ok = opt_str(argc, argv, &i, &s);
+            o->strategy_given = true;
             if (ok && (o->dc.strategy = decode_strategy_from_name(s)) < 0) {
                 fprintf(stderr, "error: unknown strategy '%s' (ar, lookup, spec)\n", s);
                 return 2;
@@ -268,6 +280,135 @@ static int setup(run_state *r, const run_opts *o, int n_prompt_max_ctx) {
     return r->detok && r->out_ids ? 0 : -1;
 }
 
+/* ---- orchestrated runs: the embedded family, probe + policy + cost model ---- */
+
+typedef struct orch_sink {
+    aion_detok *detok;
+    const run_opts *o;
+    char *text;
+    size_t len, cap;
+    int32_t *ids;
+    int n_ids;
+} orch_sink;
+
+static bool orch_on_token(void *user, int32_t tok) {
+    orch_sink *k = user;
+    k->ids[k->n_ids++] = tok;
+    size_t n;
+    const char *s = aion_detok_push(k->detok, tok, &n);
+    if (!s || !n) return true;
+    if (k->len + n + 1 > k->cap) {
+        char *grown = realloc(k->text, k->cap = (k->len + n + 1) * 2);
+        if (!grown) return false;
+        k->text = grown;
+    }
+    memcpy(k->text + k->len, s, n);
+    k->len += n;
+    k->text[k->len] = 0;
+    if (!k->o->json) {
+        fwrite(s, 1, n, stdout);
+        fflush(stdout);
+    }
+    return true;
+}
+
+static void orch_report_out(const run_opts *o, const orch_sink *k, const orch_report *rep, double t_load) {
+    const decode_stats *st = &rep->stats;
+    double decode_s = rep->total_seconds - rep->probe_seconds - st->t_prefill;
+    double tps = decode_s > 0 && rep->n_generated > 1 ? (rep->n_generated - 1) / decode_s : 0;
+    uint64_t bytes = st->target_weight_bytes + st->draft_weight_bytes;
+    if (!o->json) {
+        fprintf(stderr, "\n\nload: %.3f s | probe: %s (%.2f) %.1f ms | routed to %s (%s) | strategy %s | prompt: %d tokens"
+                        " (%d reused) | generated: %d tokens, %.1f tok/s | accepted %d/%d | weights read %.1f MB\n",
+                t_load, rep->category, rep->confidence, rep->probe_seconds * 1e3, rep->model, rep->reason, rep->phases,
+                rep->n_prompt, rep->prompt_tokens_reused, rep->n_generated, tps, st->accepted, st->drafted, bytes / 1e6);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", rep->model);
+    cJSON_AddStringToObject(j, "route_reason", rep->reason);
+    cJSON_AddStringToObject(j, "category", rep->category);
+    cJSON_AddNumberToObject(j, "confidence", rep->confidence);
+    cJSON_AddStringToObject(j, "strategy", decode_strategy_name(rep->first_strategy));
+    cJSON_AddStringToObject(j, "strategy_phases", rep->phases);
+    cJSON_AddNumberToObject(j, "strategy_switches", rep->n_switches);
+    cJSON_AddStringToObject(j, "text", k->text ? k->text : "");
+    cJSON *ids = cJSON_AddArrayToObject(j, "tokens");
+    for (int i = 0; i < k->n_ids; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(k->ids[i]));
+    cJSON_AddNumberToObject(j, "load_seconds", t_load);
+    cJSON_AddNumberToObject(j, "probe_ms", rep->probe_seconds * 1e3);
+    cJSON_AddNumberToObject(j, "route_ms", rep->route_seconds * 1e3);
+    cJSON_AddNumberToObject(j, "switch_ms", rep->switch_seconds * 1e3);
+    cJSON_AddNumberToObject(j, "prompt_tokens", rep->n_prompt);
+    cJSON_AddNumberToObject(j, "prompt_tokens_reused", rep->prompt_tokens_reused);
+    cJSON_AddNumberToObject(j, "prefill_tokens_per_second", st->t_prefill > 0 ? rep->n_prompt / st->t_prefill : 0);
+    cJSON_AddNumberToObject(j, "generated_tokens", rep->n_generated);
+    cJSON_AddNumberToObject(j, "decode_tokens_per_second", tps);
+    cJSON_AddNumberToObject(j, "total_seconds", rep->total_seconds);
+    cJSON_AddNumberToObject(j, "weight_bytes_read", (double)bytes);
+    cJSON_AddNumberToObject(j, "weight_bytes_per_token", rep->n_generated ? (double)bytes / rep->n_generated : 0);
+    cJSON_AddItemToObject(j, "decode", stats_json(st, &o->dc));
+    char *s = cJSON_PrintUnformatted(j);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static int run_orchestrated(const run_opts *o) {
+    char small[4096], large[4096], err[512];
+    orch_params op = {.policy_path = o->policy_path, .profile_path = o->profile_path,
+                      .mem_budget = o->mem_budget_mb << 20};
+    if (!default_model_path("aio-small", small, sizeof small) || !default_model_path("aio-large", large, sizeof large)) {
+        fprintf(stderr, "error: the embedded model family (models/aio-small.gguf, models/aio-large.gguf) was not "
+                        "found; give a model with -m or set AION_MODELS\n");
+        return 1;
+    }
+    op.model_paths[0] = small;
+    op.model_paths[1] = large;
+    op.n_models = 2;
+    double t0 = now_seconds();
+    op.threads = aion_threads_new(o->n_threads);
+    orch *orc = orch_new(&op, err, sizeof err);
+    if (!orc) {
+        fprintf(stderr, "error: %s\n", err);
+        aion_threads_free(op.threads);
+        return 1;
+    }
+    double t_load = now_seconds() - t0;
+    const aion_model *m = orch_model(orc, 0);
+    run_state r = {0};
+    int rc = 1;
+    /* tokenize_prompt needs a model in run_state: lend the pool's (it is not freed through r) */
+    r.model = (aion_model *)m;
+    int n_prompt = 0;
+    if (tokenize_prompt(&r, o, &n_prompt) == 0) {
+        orch_sink k = {aion_detok_new(m), o, NULL, 0, 0, malloc((size_t)(o->n_predict + 1) * sizeof(int32_t)), 0};
+        orch_request req = {.pin_model = o->pool_model, .pin_strategy = o->strategy_given ? o->dc.strategy : -1,
+                            .pin_draft_max = o->dc.draft_max, .use_probe = false};
+        orch_report rep;
+        int n = k.detok && k.ids ? orch_generate(orc, &req, r.prompt_ids, n_prompt, &o->sp, o->n_predict, orch_on_token,
+                                                 &k, &rep, err, sizeof err)
+                                 : -1;
+        if (n < 0) {
+            fprintf(stderr, "error: %s\n", err);
+        } else {
+            size_t rest_len;
+            const char *rest = aion_detok_flush(k.detok, &rest_len);
+            if (rest && rest_len && !o->json) fwrite(rest, 1, rest_len, stdout);
+            orch_report_out(o, &k, &rep, t_load);
+            rc = 0;
+        }
+        aion_detok_free(k.detok);
+        free(k.text);
+        free(k.ids);
+    }
+    r.model = NULL;
+    run_free(&r);
+    orch_free(orc);
+    aion_threads_free(op.threads);
+    return rc;
+}
+
 typedef struct run_sink {
     run_state *r;
     const run_opts *o;
@@ -285,6 +426,7 @@ int cmd_run(int argc, char **argv) {
     run_opts o;
     int rc = parse_run_args(argc, argv, &o);
     if (rc) return rc;
+    if (!o.model_path) return run_orchestrated(&o);
     run_state r = {0};
     double t0 = now_seconds();
     r.threads = aion_threads_new(o.n_threads);

@@ -23,6 +23,8 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench, "memory bandwidth, decode, prefill and batch speed of a model"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors + tokenizer.json) to GGUF"},
     {"probe", cmd_probe, "label prompts with the small model's probe (code / math / qa / chat)"},
+    {"pool", cmd_pool, "load the resident model pool and print its members' bytes"},
+    {"calibrate", cmd_calibrate, "measure each pool model's forward time per bucket and context"},
     /* new subcommands: one line each, above this comment */
 };
 

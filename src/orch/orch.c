@@ -139,9 +139,12 @@ static int load_policy(orch *o, const orch_params *p, char *err, size_t err_len)
     }
     const char *labels[POLICY_MAX_CATEGORIES];
     for (int c = 0; c < o->pol.n_categories; c++) labels[c] = o->pol.categories[c];
-    o->probe = probe_new(o->members[o->probe_member].model, labels, o->pol.n_categories, o->pol.probe_format, err,
-                         err_len);
-    return o->probe ? 0 : -1;
+    char why[300];
+    o->probe = probe_new(o->members[o->probe_member].model, labels, o->pol.n_categories, o->pol.probe_format, why,
+                         sizeof why);
+    if (!o->probe) /* still usable: pinned requests, and auto ones take the fallback route */
+        fprintf(stderr, "warning: %s: no probe, auto requests take the fallback route\n", why);
+    return 0;
 }
 
 static int calibrate_members(orch *o, const orch_params *p, char *err, size_t err_len) {
@@ -285,7 +288,7 @@ static int route(request_state *rs, const int32_t *prompt, int n_prompt, char *e
     bool is_auto = !req->pin_model || strcmp(req->pin_model, "auto") == 0;
     int cached = 0;
     probe_result pr = {.category = -1};
-    if (is_auto || req->use_probe) {
+    if ((is_auto || req->use_probe) && o->probe) {
         if (n_prompt + 2 < aion_ctx_n_ctx(o->members[o->probe_member].ctx) &&
             probe_classify(o->probe, o->members[o->probe_member].ctx, 0, o->threads, prompt, n_prompt, &pr, err,
                            err_len) < 0)
@@ -296,7 +299,8 @@ static int route(request_state *rs, const int32_t *prompt, int n_prompt, char *e
     double t0 = now_seconds();
     rs->category = pr.category;
     rs->rep->confidence = pr.confidence;
-    snprintf(rs->rep->category, sizeof rs->rep->category, "%s", pr.category >= 0 ? probe_label(o->probe, pr.category) : "none");
+    snprintf(rs->rep->category, sizeof rs->rep->category, "%s",
+             pr.category >= 0 ? probe_label(o->probe, pr.category) : "none");
     if (is_auto) {
         const char *reason;
         const policy_route *r = policy_decide(&o->pol, pr.category, pr.confidence, n_prompt, &reason);

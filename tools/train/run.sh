@@ -16,7 +16,7 @@ if [ ! -f "$D/small/DONE" ]; then
 fi
 if [ ! -f "$D/large/DONE" ]; then
   echo "$(date +%T) large: training" >> "$D/STATUS.txt"
-  $PY "$HERE/train.py" --preset large --name aio-large --out "$D/large" --lr 2e-3 --warmup 40 \
+  $PY "$HERE/train.py" --threads "${TRAIN_THREADS:-2}" --preset large --name aio-large --out "$D/large" --lr 2e-3 --warmup 40 \
     --budget "${LARGE_BUDGET:-3300}" --steps "${STEPS_LARGE:-0}" --eval-every 600 --ckpt-every 240 \
     --export-at 0.35 0.7 --export-path "$MODELS/aio-large.gguf" >> "$D/large.stdout" 2>&1
 fi
