@@ -573,6 +573,53 @@ static const tok_case TOK_CASES[] = {
     {"config not JSON", SPM_MODEL("{\"a\":0}", "[]"), "{", "cfg.json: not valid JSON"},
 };
 
+/* Other accepted shapes: what kind, pre-tokenizer and leading-space flag they become. */
+static void test_tokenizer_shapes(void) {
+    static const struct {
+        const char *what, *json, *model, *pre;
+        int space_prefix; /* -1: key absent */
+    } cases[] = {
+        {"Metaspace first",
+         "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":"
+         "\"first\"},\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "llama", NULL, 1},
+        {"Metaspace never",
+         "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"prepend_scheme\":\"never\"},"
+         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "llama", NULL, 0},
+        {"Replace only",
+         "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\u2581\"},"
+         "\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "llama", NULL, 0},
+        {"GPT-2",
+         "{\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+         "\"use_regex\":true},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+         "gpt2", "gpt-2", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[512] = "", path[512];
+        hf_vocab *v =
+            hf_vocab_parse(cases[i].json, strlen(cases[i].json), "shape.json", NULL, 0, NULL, err, sizeof err);
+        CHECK(v != NULL, "%s refused: %s", cases[i].what, err);
+        if (!v) continue;
+        const char *pre = hf_vocab_pre(v);
+        CHECK(strcmp(hf_vocab_model(v), cases[i].model) == 0 &&
+                  (cases[i].pre ? pre && strcmp(pre, cases[i].pre) == 0 : pre == NULL),
+              "%s: model %s pre %s", cases[i].what, hf_vocab_model(v), pre ? pre : "(none)");
+        gguf_writer *w = gguf_writer_new();
+        hf_vocab_to_gguf(v, w);
+        tmp_path(path, sizeof path, "shape.gguf");
+        CHECK(gguf_writer_write(w, path, err, sizeof err) == 0, "%s: write: %s", cases[i].what, err);
+        gguf_writer_free(w);
+        gguf_file *f = gguf_open(path, err, sizeof err);
+        int64_t flag = -1;
+        if (f) gguf_get_int(f, "tokenizer.ggml.add_space_prefix", &flag);
+        CHECK(flag == cases[i].space_prefix, "%s: add_space_prefix %lld", cases[i].what, (long long)flag);
+        gguf_close(f);
+        hf_vocab_free(v);
+    }
+}
+
 static void test_tokenizer_malformed(void) {
     for (size_t i = 0; i < sizeof TOK_CASES / sizeof *TOK_CASES; i++) {
         const tok_case *c = &TOK_CASES[i];
@@ -659,6 +706,10 @@ static const folder_case FOLDER_CASES[] = {
      NULL, "does not name a shard file"},
     {"wrong shard", "model.safetensors.index.json", "weight_map",
      "{\"model.norm.weight\":\"model-00001-of-00002.safetensors\"}", NULL, "'model.norm.weight' is not in its shard"},
+    {"tokenizer larger than the model", "tokenizer.json", "added_tokens", "[{\"id\":300,\"content\":\"<x>\"}]", NULL,
+     "the tokenizer has 301 tokens but the model only 300 embedding rows"},
+    {"unigram tokenizer", "tokenizer.json", "model", "{\"type\":\"Unigram\",\"vocab\":[]}", NULL,
+     "tokenizer.json: model type 'Unigram' is not supported"},
     {"short weight map", "model.safetensors.index.json", "weight_map",
      "{\"model.norm.weight\":\"model-00002-of-00002.safetensors\"}", NULL, "but the weight_map lists 1"},
 };
@@ -1081,6 +1132,7 @@ int main(int argc, char **argv) {
         test_st_malformed();
         test_tiny_bpe(false);
         test_tiny_bpe(true);
+        test_tokenizer_shapes();
         test_tokenizer_malformed();
         test_fixture("tests/hf/llama-f32", "tests/data/ref/llama-f32.gguf", AION_DT_F32);
         test_fixture("tests/hf/qwen2-f16", "tests/data/ref/qwen2-f16.gguf", AION_DT_F16);

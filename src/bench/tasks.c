@@ -96,3 +96,29 @@ bool task_answer_matches(const task *t, const char *generated) {
     first_line(t->answer, !is_code, &ab, &ae);
     return ge - gb == ae - ab && memcmp(gb, ab, (size_t)(ge - gb)) == 0;
 }
+
+void answer_sink_init(answer_sink *s, const aion_model *m, bool stop_at_line) {
+    s->detok = aion_detok_new(m);
+    s->stop_at_line = stop_at_line;
+    s->len = 0;
+    s->text[0] = 0;
+}
+
+void answer_sink_free(answer_sink *s) {
+    aion_detok_free(s->detok);
+    s->detok = NULL;
+}
+
+bool answer_sink_push(void *user, int32_t token) {
+    answer_sink *s = user;
+    size_t n = 0;
+    const char *piece = s->detok ? aion_detok_push(s->detok, token, &n) : NULL;
+    if (n > sizeof s->text - 1 - s->len) n = sizeof s->text - 1 - s->len;
+    if (piece) memcpy(s->text + s->len, piece, n);
+    s->len += n;
+    s->text[s->len] = 0;
+    if (s->len >= sizeof s->text - 1) return false;
+    if (!s->stop_at_line) return true;
+    const char *nl = strchr(s->text + strspn(s->text, "\n"), '\n');
+    return nl == NULL;
+}

@@ -12,6 +12,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "aion.h"
 
 typedef struct task {
     char *id, *category, *prompt, *answer;
@@ -30,5 +33,18 @@ void task_set_free(task_set *ts);
 bool task_is_exact(const task *t);
 /* Scores generated text (the model's continuation of the prompt). */
 bool task_answer_matches(const task *t, const char *generated);
+
+/* Collects generated text for scoring (a decode_token_fn): stops after the first complete line
+ * (past leading newlines) when stop_at_line, or when the buffer is full. */
+typedef struct answer_sink {
+    aion_detok *detok;
+    bool stop_at_line;
+    size_t len;
+    char text[1024];
+} answer_sink;
+
+void answer_sink_init(answer_sink *s, const aion_model *m, bool stop_at_line);
+void answer_sink_free(answer_sink *s);
+bool answer_sink_push(void *user, int32_t token);
 
 #endif

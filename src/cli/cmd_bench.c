@@ -29,6 +29,7 @@
 
 /* Benches defined in other files of src/cli (cmd_bench_NAME.c) are declared here. */
 int cmd_bench_strategies(int argc, char **argv);
+int cmd_bench_mixed(int argc, char **argv);
 
 /* ------------------------------------------------------------------ options */
 
@@ -530,6 +531,7 @@ static const bench_kind BENCHES[] = {
     {"prefill", bench_prefill, "tokens/s of one N-token prompt"},
     {"batch", bench_batch, "time of one forward of 1..32 tokens and t(n)/t(1)"},
     {"strategies", cmd_bench_strategies, "ar / lookup / spec at each k on every task category, vs ar"},
+    {"mixed", cmd_bench_mixed, "a mixed workload under six serving policies: throughput, accuracy, bytes/token"},
     /* new benches: one line each, above this comment */
 };
 

@@ -103,25 +103,6 @@ static int tokenize_tail(evaluator *e, const char *text, size_t len, int max_tok
     return keep;
 }
 
-typedef struct line_sink {
-    aion_detok *detok;
-    char text[1024];
-    size_t len;
-} line_sink;
-
-static bool collect_line(void *user, int32_t tok) {
-    line_sink *s = user;
-    size_t n;
-    const char *piece = aion_detok_push(s->detok, tok, &n);
-    if (n > sizeof s->text - 1 - s->len) n = sizeof s->text - 1 - s->len;
-    memcpy(s->text + s->len, piece, n);
-    s->len += n;
-    s->text[s->len] = 0;
-    /* stop once a line is complete, past any leading newline of the answer */
-    const char *nl = strchr(s->text, '\n');
-    return !(nl && nl > s->text + strspn(s->text, "\n")) && s->len < sizeof s->text - 1;
-}
-
 static int run_exact(evaluator *e, const eval_opts *o, const task *t, category_result *r) {
     char err[512];
     int n_prompt = tokenize_tail(e, t->prompt, strlen(t->prompt), e->n_ctx - o->max_new - 1);
@@ -132,10 +113,11 @@ static int run_exact(evaluator *e, const eval_opts *o, const task *t, category_r
     sp.temperature = 0;
     aion_sampler *s = aion_sampler_new(&sp, aion_n_vocab(e->model));
     decoder *d = decoder_new(&o->dc, e->ctx, 0, e->draft_ctx, 0, s, e->threads, err, sizeof err);
-    line_sink sink = {aion_detok_new(e->model), {0}, 0};
+    answer_sink sink;
+    answer_sink_init(&sink, e->model, true);
     aion_ctx_reset_stats(e->ctx);
     double t0 = now_seconds();
-    int n = d ? decoder_generate(d, e->ids, n_prompt, o->max_new, collect_line, &sink, err, sizeof err) : -1;
+    int n = d ? decoder_generate(d, e->ids, n_prompt, o->max_new, answer_sink_push, &sink, err, sizeof err) : -1;
     double elapsed = now_seconds() - t0;
     if (n >= 0) {
         const decode_stats *st = decoder_stats(d);
@@ -149,7 +131,7 @@ static int run_exact(evaluator *e, const eval_opts *o, const task *t, category_r
     } else {
         fprintf(stderr, "error: task %s: %s\n", t->id, err);
     }
-    aion_detok_free(sink.detok);
+    answer_sink_free(&sink);
     decoder_free(d);
     aion_sampler_free(s);
     return n < 0 ? -1 : 0;

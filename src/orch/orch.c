@@ -348,6 +348,10 @@ int orch_generate(orch *o, const orch_request *req, const int32_t *prompt, int n
             set_err(err, err_len, "strategy spec needs a draft model other than the serving one (%s)", rep->model);
             return -1;
         }
+    } else if (req->static_strategy) {
+        dc.strategy = rs.allowed & (1u << DECODE_LOOKUP) ? DECODE_LOOKUP
+                      : rs.allowed & (1u << DECODE_SPEC) ? DECODE_SPEC
+                                                          : DECODE_AR;
     } else {
         cost_option best = choose(&rs, n_prompt);
         dc.strategy = best.strategy;
@@ -362,7 +366,7 @@ int orch_generate(orch *o, const orch_request *req, const int32_t *prompt, int n
     decoder *d = s ? decoder_new(&dc, o->members[rs.serving].ctx, 0, draft_ctx, 0, s, o->threads, err, err_len) : NULL;
     int n = -1;
     if (d) {
-        bool adaptive = req->pin_strategy < 0 && !req->never_revisit;
+        bool adaptive = req->pin_strategy < 0 && !req->never_revisit && !req->static_strategy;
         n = decoder_generate_hooked(d, prompt, n_prompt, cached, max_new, on_token, user, adaptive ? revisit : NULL,
                                     &rs, err, err_len);
         observe_phase(&rs, d);

@@ -53,6 +53,8 @@ typedef struct orch_request {
     bool use_probe;            /* false with pin_model: no probe at all */
     unsigned allowed_override; /* != 0: replaces the policy's allowed set (experiments, benchmarks) */
     bool never_revisit;
+    bool static_strategy;      /* no cost model: the route's first speculative strategy (lookup, then
+                                * spec) at the default k, for the whole request (the A-IO paper's rule) */
 } orch_request;
 
 typedef struct orch_report {
