@@ -137,7 +137,7 @@ static void finish_slot(sched *s, slot *sl, int finish, const char *error) {
 }
 
 static bool slot_start(sched *s, slot *sl, gen_request *r) {
-    char err[256];
+    char err[256] = "out of memory"; /* decoder_new explains only what is not an allocation */
     sl->req = r;
     sl->phase = SLOT_PREFILL;
     sl->admitted = s->n_admitted++;
@@ -151,7 +151,7 @@ static bool slot_start(sched *s, slot *sl, gen_request *r) {
     sl->detok = aion_detok_new(s->model);
     stop_filter_init(&sl->stop, r->params.stops, r->params.n_stops);
     if (!sl->sampler || !sl->dec || !sl->detok) {
-        finish_slot(s, sl, GEN_ERROR, sl->dec || !sl->sampler ? "out of memory" : err);
+        finish_slot(s, sl, GEN_ERROR, sl->dec ? "out of memory" : err);
         return false;
     }
     return true;
@@ -178,7 +178,7 @@ static float token_logprob(const float *row, int n_vocab, int32_t tok) {
  * ends here, passes on what the client may see. */
 static void deliver(sched *s, slot *sl, const int32_t *toks, int n, const float *rows) {
     const gen_params *p = &sl->req->params;
-    gen_token recs[DECODE_MAX_DRAFT + 1];
+    gen_token recs[DECODE_MAX_DRAFT + 1] = {{0}};
     int n_recs = 0, finish = GEN_RUNNING;
     s->text.len = 0;
     for (int i = 0; i < n && finish == GEN_RUNNING; i++) {
@@ -458,8 +458,12 @@ sched *sched_new(const aion_model *model, int model_index, const sched_config *c
     s->n_vocab = aion_n_vocab(model);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
-    if (!sched_alloc(s, err, err_len) || pthread_create(&s->thread, NULL, sched_main, s) != 0) {
-        if (s->ctx && s->slots) snprintf(err, err_len, "cannot start the scheduler thread");
+    if (!sched_alloc(s, err, err_len)) {
+        sched_free(s);
+        return NULL;
+    }
+    if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
+        snprintf(err, err_len, "cannot start the scheduler thread");
         sched_free(s);
         return NULL;
     }
