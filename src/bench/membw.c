@@ -73,7 +73,11 @@ __attribute__((target("avx512f"))) static uint64_t read_avx512(const uint8_t *p,
         c = _mm512_add_epi64(c, _mm512_load_si512((const void *)(p + i + 128)));
         d = _mm512_add_epi64(d, _mm512_load_si512((const void *)(p + i + 192)));
     }
-    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    /* reduce by hand with unsigned wrap-around: the intrinsic's signed sum may overflow (UB) */
+    uint64_t lanes[8], sum = 0;
+    _mm512_storeu_si512((void *)lanes, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    for (int i = 0; i < 8; i++) sum += lanes[i];
+    return sum;
 }
 #endif
 
