@@ -56,9 +56,14 @@ seed_dir() {
         cp "$root"/tests/data/gguf-broken/*.gguf "$dir"/
         write_valid_gguf "$dir/valid.gguf" || echo "fuzz.sh: no python3: fuzzing without a valid seed" >&2
     fi
+    cp "$root"/tests/hf/fuzz-seeds/"$1"/* "$dir"/ 2>/dev/null || true
+    if [ "$1" = fuzz_tokenizer ]; then
+        cp "$root"/tests/data/ref/README.md "$dir"/ && printf 'def f(x):\n\treturn x  # \xc3\xa9\xe4\xb8\xad <s></s>' > "$dir/code.txt"
+    fi
     echo "$dir"
 }
 
+cd "$root"  # harnesses find their vocabularies by paths relative to the repository
 status=0
 for src in "$root"/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
