@@ -545,7 +545,9 @@ static void *map_file(const char *path, size_t *size, char *err, size_t err_len)
         if (err && err_len) snprintf(err, err_len, "%s: file is empty", path);
     } else {
         *size = (size_t)st.st_size;
-        map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* populate now: every weight is read by the first forward anyway, and faulting pages in
+         * one by one there would show up as a slow first request */
+        map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (map == MAP_FAILED) {
             set_error(err, err_len, path, "cannot map", errno);
             map = NULL;

@@ -26,6 +26,10 @@
 #include "server/server.h"
 #include "server/util.h"
 
+#ifndef AION_HAVE_SERVER
+int main(void) { SKIP("built without the server (-DAION_SERVER=OFF)"); }
+#else
+
 #define MODEL_PATH "tests/data/ref/llama-f32.gguf"
 #define N_CTX 64
 #define N_REQ 8
@@ -144,6 +148,8 @@ static void test_batching_invariance(fixture *fx, int prefill_chunk) {
               prefill_chunk, i, r->n_tokens, n_ref[i]);
         gen_request_unref(r);
     }
+    /* A finished request leaves its slot just after it is marked done. */
+    for (int i = 0; i < 100 && !sched_idle(s); i++) usleep(10000);
     /* Together: all submitted at once, so they share every step. */
     gen_request *rs[N_REQ];
     for (int i = 0; i < N_REQ; i++) {
@@ -437,3 +443,4 @@ int main(void) {
     pthread_mutex_destroy(&fx.forward_lock);
     return check_done();
 }
+#endif

@@ -244,7 +244,7 @@ bool api_parse_gen(const char *body, size_t len, bool chat, api_gen *g, api_erro
     memset(g, 0, sizeof *g);
     g->chat = chat;
     g->max_tokens = -1;
-    api_error_set(e, 400, NULL, NULL, "out of memory"); /* what a bare false means below */
+    api_error_set(e, 500, NULL, NULL, "out of memory"); /* what a bare false means below */
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root || !cJSON_IsObject(root)) {
         api_error_set(e, 400, NULL, NULL, root ? "the request body must be a JSON object"

@@ -113,5 +113,11 @@ int http_respond_error(http_call *call, int status, const char *message, const c
 int http_respond_stream(http_call *call);
 /* True when the client has gone (hung up or reset). */
 bool http_client_gone(http_call *call);
+/* A request header's value, NULL when absent. */
+const char *http_header(http_call *call, const char *name);
+
+/* ---- handlers.c, for http.c's stream reader ---- */
+/* Appends the SSE events that are ready to call->out; false when there is nothing new yet. */
+bool stream_produce(http_call *call);
 
 #endif

@@ -4,7 +4,7 @@ tied embeddings: no output.weight) with the SentencePiece tokenizer embedded, th
 verify it: re-read with tools/gguf.Reader, rebuild the torch model from the file and
 compare logits, and run an independent numpy llama forward on the file's tensors.
 
-usage: export.py CKPT(model.pt) OUT.gguf NAME [--tok aio.model] [--ref OUT.json]
+usage: export.py CKPT(model.pt) OUT.gguf NAME [--tok aio.model] [--ref OUT.json] [--verify-only]
 """
 import argparse
 import json
@@ -207,8 +207,15 @@ def main():
     ap.add_argument("name")
     ap.add_argument("--tok", default=DEFAULT_TOK)
     ap.add_argument("--ref", default="")
+    ap.add_argument("--verify-only", action="store_true", help="only verify OUT.gguf (CKPT ignored)")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    if a.verify_only:
+        model, _ = model_from_gguf(a.out)
+        rep = verify(model, a.out, a.tok, a.ref or None)
+        print(json.dumps({"file": rep["file"], "maxdiff": rep["max_abs_diff_numpy_vs_torch"],
+                          "greedy": [(p["prompt"], p["greedy_text"]) for p in rep["prompts"]]}, indent=1))
+        return
     st = torch.load(a.ckpt)
     model = Transformer(Config(**st["cfg"]))
     model.load_state_dict(st["model"])

@@ -123,6 +123,7 @@ def main():
     ap.add_argument("--export-path", default="")
     ap.add_argument("--name", default="")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default="", help="start from these weights (model.pt) with a fresh optimizer/schedule")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -137,6 +138,9 @@ def main():
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
     step, elapsed, tokens, done_exports = 0, 0.0, 0, []
     ck = os.path.join(a.out, "ckpt.pt")
+    if a.init and not os.path.exists(ck):
+        model.load_state_dict(torch.load(a.init)["model"])
+        print("initialised from " + a.init, flush=True)
     if os.path.exists(ck):
         st = torch.load(ck)
         model.load_state_dict(st["model"])
