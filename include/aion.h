@@ -34,6 +34,9 @@ int aion_threads_count(const aion_threads *t);
 typedef struct aion_model aion_model;
 
 aion_model *aion_model_load(const char *path, char *err, size_t err_len);
+/* The same, reporting progress while the weights are read in (large files take seconds). */
+typedef void (*aion_progress_fn)(void *user, uint64_t done, uint64_t total);
+aion_model *aion_model_load_ex(const char *path, aion_progress_fn progress, void *user, char *err, size_t err_len);
 void aion_model_free(aion_model *m);
 
 typedef struct aion_model_info {

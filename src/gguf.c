@@ -545,9 +545,7 @@ static void *map_file(const char *path, size_t *size, char *err, size_t err_len)
         if (err && err_len) snprintf(err, err_len, "%s: file is empty", path);
     } else {
         *size = (size_t)st.st_size;
-        /* populate now: every weight is read by the first forward anyway, and faulting pages in
-         * one by one there would show up as a slow first request */
-        map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             set_error(err, err_len, path, "cannot map", errno);
             map = NULL;
@@ -1150,4 +1148,20 @@ int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t 
     free(tmp_path);
     free(header.data);
     return rc;
+}
+
+/* Every weight is read by the first forward anyway; faulting the pages in one by one there would
+ * show as a slow first request, so the loader reads them up front, in chunks it can report. */
+void gguf_prefault(const gguf_file *f, void (*progress)(void *user, uint64_t done, uint64_t total), void *user) {
+    if (!f->map) return;
+    const volatile uint8_t *bytes = f->map;
+    size_t size = gguf_file_size(f), chunk = (size_t)64 << 20;
+    uint8_t sink = 0;
+    for (size_t start = 0; start < size; start += chunk) {
+        size_t end = size - start < chunk ? size : start + chunk;
+        madvise((void *)((uintptr_t)f->map + start), end - start, MADV_WILLNEED);
+        for (size_t i = start; i < end; i += 4096) sink ^= bytes[i];
+        if (progress) progress(user, end, size);
+    }
+    (void)sink;
 }

@@ -48,6 +48,8 @@ gguf_file *gguf_open(const char *path, char *err, size_t err_len);
 /* Same over a caller-owned buffer (which must outlive the result); used by the fuzzer. */
 gguf_file *gguf_open_buffer(const void *data, size_t size, const char *name, char *err, size_t err_len);
 void gguf_close(gguf_file *f);
+/* Reads every page of a mapped file in (no-op for buffers), reporting bytes done. */
+void gguf_prefault(const gguf_file *f, void (*progress)(void *user, uint64_t done, uint64_t total), void *user);
 
 uint32_t gguf_version(const gguf_file *f);
 size_t gguf_file_size(const gguf_file *f);

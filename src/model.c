@@ -290,6 +290,10 @@ static void load_tokenizer(loader *ld) {
 }
 
 aion_model *aion_model_load(const char *path, char *err, size_t err_len) {
+    return aion_model_load_ex(path, NULL, NULL, err, err_len);
+}
+
+aion_model *aion_model_load_ex(const char *path, aion_progress_fn progress, void *user, char *err, size_t err_len) {
     aion_model *m = calloc(1, sizeof *m);
     if (!m) {
         set_err(err, err_len, "%s: out of memory", path);
@@ -312,6 +316,7 @@ aion_model *aion_model_load(const char *path, char *err, size_t err_len) {
         aion_model_free(m);
         return NULL;
     }
+    gguf_prefault(m->file, progress, user);
     return m;
 }
 

@@ -80,16 +80,26 @@ static bool wait_done(gen_request *r, double timeout_s) {
     return false;
 }
 
-static sched *new_sched(fixture *fx, int n_parallel, int prefill_chunk, int max_queue) {
+static sched *new_sched_mx(fixture *fx, int n_parallel, int prefill_chunk, int max_queue, metrics *mx) {
     char err[256];
     sched_config c = sched_default_config();
     c.n_parallel = n_parallel;
     c.n_ctx = N_CTX;
     c.prefill_chunk = prefill_chunk;
     c.max_queue = max_queue;
-    sched *s = sched_new(fx->model, 0, &c, fx->threads, &fx->forward_lock, NULL, err, sizeof err);
+    sched *s = sched_new(fx->model, 0, &c, fx->threads, &fx->forward_lock, mx, err, sizeof err);
     CHECK(s != NULL, "sched_new: %s", err);
     return s;
+}
+
+static sched *new_sched(fixture *fx, int n_parallel, int prefill_chunk, int max_queue) {
+    return new_sched_mx(fx, n_parallel, prefill_chunk, max_queue, NULL);
+}
+
+/* A series' value in a metrics text, -1 when absent. */
+static double series_value(const char *text, const char *series) {
+    const char *at = text ? strstr(text, series) : NULL;
+    return at ? atof(at + strlen(series)) : -1;
 }
 
 /* The reference: the plain decoder loop on a context of its own. */
@@ -139,18 +149,25 @@ static void test_batching_invariance(fixture *fx, int prefill_chunk) {
     }
     sched *s = new_sched(fx, N_REQ, prefill_chunk, 0);
     if (!s) return;
-    /* Alone: one request at a time through the same scheduler. */
+    /* Alone: one request at a time through a scheduler; lookup speculates then. */
+    int drafted = 0;
     for (int i = 0; i < N_REQ; i++) {
         gen_request *r = new_request(prompts[i], n_prompt[i], max_tokens[i], i % 2 ? DECODE_LOOKUP : DECODE_AR);
         CHECK(sched_submit(s, r) == 0, "submit alone %d", i);
         CHECK(wait_done(r, 30), "request %d alone did not finish", i);
         CHECK(same_tokens(r, ref[i], n_ref[i]), "chunk %d: request %d alone differs from the decoder loop (%d vs %d tokens)",
               prefill_chunk, i, r->n_tokens, n_ref[i]);
+        drafted += r->drafted;
         gen_request_unref(r);
+        for (int k = 0; k < 100 && !sched_idle(s); k++) usleep(10000); /* it leaves just after it is done */
     }
-    /* A finished request leaves its slot just after it is marked done. */
-    for (int i = 0; i < 100 && !sched_idle(s); i++) usleep(10000);
-    /* Together: all submitted at once, so they share every step. */
+    CHECK(drafted > 0, "lookup drafted tokens when alone");
+    sched_free(s);
+    /* Together: all submitted at once to a fresh scheduler, so they share its steps. */
+    const char *names[] = {"m"};
+    metrics *mx = metrics_new(1, names);
+    s = new_sched_mx(fx, N_REQ, prefill_chunk, 0, mx);
+    if (!s) return metrics_free(mx);
     gen_request *rs[N_REQ];
     for (int i = 0; i < N_REQ; i++) {
         rs[i] = new_request(prompts[i], n_prompt[i], max_tokens[i], i % 2 ? DECODE_LOOKUP : DECODE_AR);
@@ -166,7 +183,16 @@ static void test_batching_invariance(fixture *fx, int prefill_chunk) {
     }
     for (int i = 0; i < 100 && !sched_idle(s); i++) usleep(10000);
     CHECK(sched_idle(s), "scheduler idle after all requests");
+    metrics_gauges g = {0};
+    char *text = metrics_render(mx, &g);
+    double steps = series_value(text, "aio_batch_steps_total{model=\"m\"} ");
+    double seqs = series_value(text, "aio_batch_sequences_total{model=\"m\"} ");
+    CHECK(steps > 0 && seqs / steps > 2, "requests shared steps: %.0f sequences in %.0f steps", seqs, steps);
+    printf("chunk %d: %d requests together: mean batch %.2f sequences over %.0f steps\n", prefill_chunk, N_REQ,
+           seqs / steps, steps);
+    free(text);
     sched_free(s);
+    metrics_free(mx);
 }
 
 static void test_cancel_and_queue(fixture *fx) {

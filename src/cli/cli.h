@@ -20,6 +20,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 /* new subcommands: one line each, above this comment */
 
 #endif

@@ -98,7 +98,7 @@ int cmd_perplexity(int argc, char **argv) {
     size_t len;
     s.text = read_text_file(file, &len);
     if (!s.text) return 1;
-    s.model = aion_model_load(model_path, err, sizeof err);
+    s.model = aion_model_load_ex(model_path, load_progress, "loading", err, sizeof err);
     if (!s.model) {
         fprintf(stderr, "error: %s\n", err);
         return ppl_free(&s), 1;

@@ -161,7 +161,7 @@ static aion_model *load_model(const char *path, const char *fallback_name, const
             return NULL;
         }
     }
-    aion_model *m = aion_model_load(path, err, sizeof err);
+    aion_model *m = aion_model_load_ex(path, load_progress, "loading", err, sizeof err);
     if (!m) fprintf(stderr, "error: %s\n", err);
     return m;
 }

@@ -148,3 +148,8 @@ void progress(const char *label, uint64_t done, uint64_t total) {
     if (done >= total) fputc('\n', stderr);
     fflush(stderr);
 }
+
+void load_progress(void *user, uint64_t done, uint64_t total) {
+    if (total < ((uint64_t)256 << 20)) return; /* small files load faster than a progress line draws */
+    progress((const char *)user, done, total);
+}

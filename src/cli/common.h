@@ -32,4 +32,7 @@ double now_seconds(void);
 /* Progress on stderr when it is a terminal: "label 37%". done == total ends the line. */
 void progress(const char *label, uint64_t done, uint64_t total);
 
+/* aion_progress_fn for model loading: "loading NAME 42%" on a terminal. */
+void load_progress(void *user, uint64_t done, uint64_t total);
+
 #endif

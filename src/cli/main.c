@@ -25,6 +25,7 @@ static const command COMMANDS[] = {
     {"probe", cmd_probe, "label prompts with the small model's probe (code / math / qa / chat)"},
     {"pool", cmd_pool, "load the resident model pool and print its members' bytes"},
     {"calibrate", cmd_calibrate, "measure each pool model's forward time per bucket and context"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
     /* new subcommands: one line each, above this comment */
 };
 
