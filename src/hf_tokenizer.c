@@ -15,6 +15,11 @@
  * A token's score is minus the rank of the first merge producing it, which
  * keeps the order of the merges, so both algorithms pick the same merge at
  * every step.
+ *
+ * The one normalizer a byte-level tokenizer may have is NFC (Qwen's), alone or
+ * in a Sequence; SentencePiece-style ones may add it to their space handling.
+ * It becomes tokenizer.ggml.normalizer = "nfc", a key of ours that llama.cpp
+ * does not define, which the engine's tokenizer applies to plain text.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -42,6 +47,7 @@ struct hf_vocab {
     int n_merges;
     int32_t bos, eos, unk, pad;
     bool add_bos, add_eos, add_space_prefix;
+    bool nfc; /* the normalizer puts text in Unicode NFC */
     char *chat_template;
 };
 
@@ -362,9 +368,33 @@ static bool has_byte_level(const cJSON *pre) {
     return false;
 }
 
+/* A byte-level BPE's normalizer: none, NFC, or a Sequence of nothing but NFC steps. */
+static bool check_byte_level_norm_step(parser *p, const cJSON *s) {
+    char q[160];
+    if (!type_is(s, "NFC"))
+        return fail(p, "normalizer %s is not supported for a byte-level BPE", type_of(s, q, sizeof q));
+    p->v->nfc = true;
+    return true;
+}
+
+static bool check_byte_level_norm(parser *p, const cJSON *norm) {
+    if (!norm || cJSON_IsNull(norm)) return true;
+    if (!type_is(norm, "Sequence")) return check_byte_level_norm_step(p, norm);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(norm, "normalizers");
+    if (!cJSON_IsArray(steps)) return fail(p, "normalizer Sequence without a 'normalizers' list");
+    for (const cJSON *s = steps->child; s; s = s->next)
+        if (!check_byte_level_norm_step(p, s)) return false;
+    return true;
+}
+
 /* SentencePiece-style normalizers: Replace(" " -> U+2581) spells spaces as the tokens do,
  * Prepend(U+2581) adds the leading space. */
 static bool check_spm_norm_step(parser *p, const cJSON *s) {
+    /* NFC touches neither spaces nor U+2581, so its place in the sequence does not matter. */
+    if (type_is(s, "NFC")) {
+        p->v->nfc = true;
+        return true;
+    }
     if (type_is(s, "Prepend")) {
         p->v->add_space_prefix = true;
         return true;
@@ -408,10 +438,8 @@ static bool detect_kind(parser *p, const cJSON *root, const cJSON *model) {
     const cJSON *pfx = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
     if ((cJSON_IsString(sfx) && sfx->valuestring[0]) || (cJSON_IsString(pfx) && pfx->valuestring[0]))
         return fail(p, "BPE with a subword prefix or word suffix is not supported");
-    char q[160];
     if (has_byte_level(pre)) {
-        if (norm && !cJSON_IsNull(norm) && !type_is(norm, "NFC"))
-            return fail(p, "normalizer %s is not supported for a byte-level BPE", type_of(norm, q, sizeof q));
+        if (!check_byte_level_norm(p, norm)) return false;
         p->v->model = "gpt2";
         return detect_pre(p, pre);
     }
@@ -798,6 +826,7 @@ bool hf_vocab_pad_to(hf_vocab *v, int n, char *err, size_t err_len) {
 void hf_vocab_to_gguf(const hf_vocab *v, gguf_writer *w) {
     gguf_writer_set_str(w, "tokenizer.ggml.model", v->model);
     if (v->pre) gguf_writer_set_str(w, "tokenizer.ggml.pre", v->pre);
+    if (v->nfc) gguf_writer_set_str(w, "tokenizer.ggml.normalizer", "nfc");
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tokens, (size_t)v->n_tokens);
     gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", v->types, (size_t)v->n_tokens);
     if (v->scores) gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", v->scores, (size_t)v->n_tokens);

@@ -9,6 +9,12 @@
  * sees the plain fragments. Defaults and quirks follow llama.cpp's vocabulary
  * loader so that ids match it exactly; where llama.cpp would abort or throw on
  * bad input we return an error instead.
+ *
+ * One addition to llama.cpp's metadata: tokenizer.ggml.normalizer = "nfc"
+ * (written by `aio convert` for tokenizer.json files with an NFC normalizer,
+ * Qwen's) puts each plain fragment in Unicode NFC before it is encoded, as
+ * Hugging Face's tokenizers do after cutting out the added tokens. Without the
+ * key nothing is normalized, as in llama.cpp, whose GGUFs never have it.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -260,6 +266,22 @@ static bool read_pre(load_ctx *c) {
     return fail(c, "unsupported pre-tokenizer '%.*s' (tokenizer.ggml.pre)", (int)(len > 64 ? 64 : len), pre);
 }
 
+/* tokenizer.ggml.normalizer: absent (or "none") leaves text alone. Any other value is refused
+ * rather than ignored, since ignoring it would tokenize differently from training. */
+static bool read_normalizer(load_ctx *c) {
+    size_t len = 0;
+    const char *norm = gguf_get_str(c->f, "tokenizer.ggml.normalizer", &len);
+    if (gguf_find_key(c->f, "tokenizer.ggml.normalizer") >= 0 && !norm)
+        return fail(c, "tokenizer.ggml.normalizer is not a string");
+    if (!norm || str_is(norm, len, "none")) return true;
+    if (str_is(norm, len, "nfc")) {
+        c->t->nfc = true;
+        return true;
+    }
+    return fail(c, "unsupported normalizer '%.*s' (tokenizer.ggml.normalizer; supported: nfc)",
+                (int)(len > 64 ? 64 : len), norm);
+}
+
 static void set_kind_defaults(tokenizer *t) {
     if (t->kind == TOK_KIND_SPM) {
         t->bos = 1, t->eos = 2, t->unk = 0;
@@ -484,7 +506,11 @@ static bool read_specials(load_ctx *c) {
 #define FW_BAR "\xef\xbd\x9c"
 #define SP_SPACE "\xe2\x96\x81"
 
-/* Texts that end generation (llama.cpp's list); they are control tokens whatever the file says. */
+/* Texts that end generation (llama.cpp's list). Unlike llama.cpp we do not also make them
+ * control tokens: being in this list only makes tokenizer_is_eog true, and the token type
+ * alone decides whether the text is parsed as a special token. Qwen's vocabulary has "</s>"
+ * as ordinary text (Hugging Face splits "<s> </s>" into plain pieces), which promoting it
+ * would break. */
 static const char *const EOG_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
     "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
@@ -522,12 +548,7 @@ static bool build_eog(load_ctx *c) {
     const size_t n_texts = sizeof EOG_TEXTS / sizeof *EOG_TEXTS;
     t->eog = malloc((n_texts + 8) * sizeof *t->eog);
     if (!t->eog) return fail(c, "out of memory");
-    for (size_t i = 0; i < n_texts; i++) {
-        int32_t id = find_text(t, EOG_TEXTS[i]);
-        if (id < 0) continue;
-        t->tokens[id].attr |= TOK_ATTR_CONTROL;
-        add_eog(t, id);
-    }
+    for (size_t i = 0; i < n_texts; i++) add_eog(t, find_text(t, EOG_TEXTS[i]));
     const char *fim_keys[] = {"tokenizer.ggml.fim_pad_token_id", "tokenizer.ggml.fim_rep_token_id",
                               "tokenizer.ggml.fim_sep_token_id"};
     for (size_t i = 0; i < 3; i++) {
@@ -639,8 +660,8 @@ tokenizer *tokenizer_from_gguf(const gguf_file *f, char *err, size_t err_len) {
     bool ok = f && read_model(&c);
     if (ok) {
         set_kind_defaults(c.t);
-        ok = (c.t->kind != TOK_KIND_BPE || read_pre(&c)) && read_tokens(&c) && read_merges(&c) &&
-             read_specials(&c) && build_eog(&c);
+        ok = (c.t->kind != TOK_KIND_BPE || read_pre(&c)) && read_normalizer(&c) && read_tokens(&c) &&
+             read_merges(&c) && read_specials(&c) && build_eog(&c);
     } else if (!f) {
         fail(&c, "no file");
     }
@@ -685,20 +706,34 @@ const char *tokenizer_token_text(const tokenizer *t, int32_t id) {
 
 /* ---------------------------------------------------------------- encoding: driver */
 
+static bool encode_plain(const tokenizer *t, const char *text, size_t len, bool space_prefix, tok_ids *ids) {
+    if (t->kind == TOK_KIND_SPM) return spm_encode(t, text, len, space_prefix, ids);
+    return bpe_encode(t, text, len, ids);
+}
+
+/* Fragments are normalized one by one, after the special tokens are cut out: Hugging Face
+ * matches its (unnormalized) added tokens in the raw text, so a combining mark right after
+ * one must not compose into it, and canonical reordering stops at it. */
 static bool encode_fragments(const tokenizer *t, const char *text, const tok_frags *fs, tok_ids *ids) {
     bool prev_special = true; /* SentencePiece prefixes a space at the start and after specials */
     for (size_t i = 0; i < fs->n; i++) {
         const tok_frag *fr = &fs->v[i];
-        bool ok = true;
         if (fr->id >= 0) {
             tok_ids_push(ids, fr->id);
             prev_special = true;
-        } else if (t->kind == TOK_KIND_SPM) {
-            ok = spm_encode(t, text + fr->off, fr->len, t->add_space_prefix && prev_special, ids);
-            prev_special = false;
-        } else {
-            ok = bpe_encode(t, text + fr->off, fr->len, ids);
+            continue;
         }
+        const char *s = text + fr->off;
+        bool space_prefix = t->add_space_prefix && prev_special, ok;
+        if (t->nfc && !uni_is_nfc(s, fr->len)) {
+            size_t n;
+            char *norm = uni_nfc(s, fr->len, &n);
+            ok = norm && encode_plain(t, norm, n, space_prefix, ids);
+            free(norm);
+        } else {
+            ok = encode_plain(t, s, fr->len, space_prefix, ids);
+        }
+        prev_special = false;
         if (!ok || ids->failed) return false;
     }
     return true;

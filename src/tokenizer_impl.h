@@ -79,6 +79,7 @@ struct tokenizer {
 
     int32_t bos, eos, unk, pad, eot, eom;
     bool add_bos, add_eos, add_space_prefix, ignore_merges, clean_spaces;
+    bool nfc; /* tokenizer.ggml.normalizer "nfc": plain text is put in NFC before encoding */
 
     int32_t *specials; /* control, user-defined and unknown tokens, longest text first */
     int32_t n_specials;

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "decode/decode.h"
+#include "server/bench_serve.h"
 #include "server/request.h"
 #include "server/sched.h"
 #include "server/server.h"
@@ -398,7 +399,7 @@ static void test_disconnect(int port, const char *model_name) {
     char series[128];
     snprintf(series, sizeof series, "aio_active_slots{model=\"%s\"} ", model_name);
     int active = -1;
-    for (int i = 0; i < 100 && active != 0; i++) {
+    for (int i = 0; i < 250 && active != 0; i++) {
         usleep(20000);
         active = metric_value(port, series);
     }
@@ -434,13 +435,15 @@ static void test_http(void) {
     c.sched.n_ctx = N_CTX;
     c.max_body = 1 << 20;
     c.quiet = true;
-    aio_server *srv = server_new(&c, err, sizeof err);
+    aion_server *srv = server_new(&c, err, sizeof err);
     CHECK(srv != NULL, "server_new: %s", err);
     if (!srv) return;
     int port = server_port(srv);
     CHECK(port > 0, "bound port %d", port);
-    test_bad_inputs(port, "ref-llama-f32");
-    test_disconnect(port, "ref-llama-f32");
+    const char *name = server_model_name(srv, 0);
+    CHECK(server_n_models(srv) == 1 && name, "one model served");
+    test_bad_inputs(port, name);
+    test_disconnect(port, name);
     server_drain(srv, 10.0);
     server_free(srv);
 
@@ -450,6 +453,26 @@ static void test_http(void) {
     if (!srv) return;
     test_api_key(server_port(srv));
     server_free(srv);
+}
+
+/* The in-process benchmark `aio bench serve` calls: runs, and counts what it generated. */
+static void test_bench_function(void) {
+    char err[256];
+    serve_bench_config c = serve_bench_default_config();
+    c.model_path = MODEL_PATH;
+    c.n_threads = 2;
+    c.levels[0] = 1;
+    c.levels[1] = 4;
+    c.n_levels = 2;
+    c.max_tokens = 8;
+    c.n_ctx = N_CTX;
+    serve_bench_row rows[2 * SERVE_BENCH_MAX_LEVELS];
+    int n = serve_bench_run(&c, rows, err, sizeof err);
+    CHECK(n == 4, "serve_bench_run: %d rows (%s)", n, n < 0 ? err : "");
+    for (int i = 0; i < n; i++)
+        CHECK(rows[i].output_tokens > 0 && rows[i].requests == rows[i].streams * 2 && rows[i].latency_p99 > 0,
+              "bench row %d: %ld tokens, %d requests", i, rows[i].output_tokens, rows[i].requests);
+    if (n > 0) serve_bench_print(&c, rows, n, false, stdout);
 }
 
 int main(void) {
@@ -464,6 +487,7 @@ int main(void) {
     test_batching_invariance(&fx, 3); /* prompts in small chunks, mixed with decoding */
     test_cancel_and_queue(&fx);
     test_http();
+    test_bench_function();
     aion_threads_free(fx.threads);
     aion_model_free(fx.model);
     pthread_mutex_destroy(&fx.forward_lock);

@@ -5,7 +5,8 @@
  *   test_tokenizer          unit tests on synthetic vocabularies written with the
  *                           GGUF writer: SentencePiece merges and byte fallback,
  *                           byte-level BPE, pre-tokenizer splits, special tokens,
- *                           pieces, streaming, and malformed metadata.
+ *                           pieces, streaming, NFC normalization (the function and
+ *                           tokenizer.ggml.normalizer), and malformed metadata.
  *   test_tokenizer NAME     llama.cpp's vectors for ggml-vocab-NAME.gguf in
  *                           ../shared/data/tokenizer-vectors: every input of .inp
  *                           encoded (no BOS, specials not parsed, as llama.cpp's
@@ -252,8 +253,9 @@ static void test_spm(void) {
 /* ================================================================ a tiny byte-level BPE vocabulary */
 
 /* ids 0..255: the byte alphabet in byte order; then merged tokens; then specials. */
-static const char *const BPE_EXTRA[] = {"\xc4\xa0" "a", "ab", "\xc4\xa0" "ab", "<|endoftext|>", "<sep>"};
-enum { BPE_SP_A = 256, BPE_AB, BPE_SP_AB, BPE_EOT, BPE_SEP, BPE_N };
+/* "</s>" is ordinary text here, as in Qwen's vocabulary, though its text is on the EOG list. */
+static const char *const BPE_EXTRA[] = {"\xc4\xa0" "a", "ab", "\xc4\xa0" "ab", "<|endoftext|>", "<sep>", "</s>"};
+enum { BPE_SP_A = 256, BPE_AB, BPE_SP_AB, BPE_EOT, BPE_SEP, BPE_END_S, BPE_N };
 
 static gguf_writer *bpe_writer(const char *pre, bool bad_merge) {
     static char alphabet[256][4];
@@ -302,6 +304,13 @@ static void test_bpe(void) {
         CHECK_IDS(t, "a<|endoftext|>", false, true, 'a', BPE_EOT);
         CHECK_IDS(t, "a<sep>b", false, false, 'a', BPE_SEP, 'b');
         CHECK(tokenizer_is_eog(t, BPE_EOT), "<|endoftext|> ends generation");
+        /* the EOG list makes "</s>" end generation without making it a special token */
+        CHECK(tokenizer_is_eog(t, BPE_END_S), "</s> ends generation");
+        CHECK_IDS(t, "</s>", false, true, '<', '/', 's', '>');
+        char piece[8];
+        CHECK(tokenizer_token_piece(t, BPE_END_S, false, piece, sizeof piece) == 4, "</s> renders as text");
+        /* no normalizer key: text is encoded as given, like llama.cpp */
+        CHECK_IDS(t, "e\xcc\x81", false, false, 'e', 0xcc, 0x81);
         char buf[8];
         CHECK(tokenizer_token_piece(t, BPE_SP_AB, false, buf, sizeof buf) == 3 && memcmp(buf, " ab", 3) == 0,
               "byte-level piece");
@@ -310,6 +319,92 @@ static void test_bpe(void) {
         CHECK(s && strcmp(s, "a ab,") == 0, "gpt-2 decoding cleans ' ,': '%s'", s ? s : "(null)");
         free(s);
     }
+    tokenizer_free(t);
+    gguf_close(f);
+}
+
+/* ================================================================ NFC */
+
+/* uni_nfc(in) must be want; and the quick check may only call text NFC when it is. */
+static void check_nfc(const char *in, const char *want, const char *what) {
+    size_t n = 0, len = strlen(in);
+    char *got = uni_nfc(in, len, &n);
+    CHECK(got && n == strlen(want) && memcmp(got, want, n) == 0 && got[n] == '\0', "NFC of %s", what);
+    CHECK(!uni_is_nfc(in, len) || strcmp(in, want) == 0, "quick check calls %s NFC", what);
+    free(got);
+}
+
+static void test_nfc_function(void) {
+    CHECK(uni_ccc('a') == 0 && uni_ccc(0x301) == 230 && uni_ccc(0x323) == 220 && uni_ccc(0x110000) == 0, "ccc");
+    CHECK(uni_is_nfc("plain ASCII", 11) && uni_is_nfc("\xc3\xa9t\xc3\xa9 \xe4\xb8\x96", 9), "quick check: NFC text");
+    CHECK(!uni_is_nfc("e\xcc\x81", 3), "quick check: a mark that may compose");
+
+    /* composed and decomposed forms */
+    check_nfc("", "", "the empty string");
+    check_nfc("e\xcc\x81t\xc3\xa9", "\xc3\xa9t\xc3\xa9", "e + U+0301");
+    check_nfc("A\xcc\x8a", "\xc3\x85", "A + ring above");
+    check_nfc("\xe2\x84\xab", "\xc3\x85", "U+212B ANGSTROM SIGN (a singleton)");
+    check_nfc("\xe1\xbe\x82", "\xe1\xbe\x82", "U+1F82, composed in three steps, is kept");
+    check_nfc("\xce\xb1\xcc\x93\xcc\x80\xcd\x85", "\xe1\xbe\x82", "alpha + three marks");
+    check_nfc("\xe0\xad\x87\xe0\xac\xbe", "\xe0\xad\x8b", "two starters: U+0B47 U+0B3E");
+
+    /* Hangul, by arithmetic */
+    check_nfc("\xe1\x84\x80\xe1\x85\xa1", "\xea\xb0\x80", "L V -> U+AC00");
+    check_nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8", "\xea\xb0\x81", "L V T -> U+AC01");
+    check_nfc("\xea\xb0\x80\xe1\x86\xa8", "\xea\xb0\x81", "LV T -> U+AC01");
+    check_nfc("\xea\xb0\x81\xe1\x86\xa8", "\xea\xb0\x81\xe1\x86\xa8", "LVT T stays");
+    check_nfc("\xed\x95\x9c\xea\xb8\x80", "\xed\x95\x9c\xea\xb8\x80", "composed syllables stay");
+
+    /* canonical ordering and blocking */
+    check_nfc("q\xcc\x87\xcc\xa3", "q\xcc\xa3\xcc\x87", "marks sorted by class (230, 220)");
+    check_nfc("a\xcc\x81\xcc\xa3", "\xe1\xba\xa1\xcc\x81", "the lower class composes first");
+    check_nfc("a\xcc\x81\xcc\x81", "\xc3\xa1\xcc\x81", "a mark of the same class is blocked");
+    check_nfc("\xcc\x81" "e", "\xcc\x81" "e", "a leading mark has no starter");
+
+    /* composition exclusions */
+    check_nfc("\xe0\xa5\x98", "\xe0\xa4\x95\xe0\xa4\xbc", "U+0958 (excluded) decomposes for good");
+    check_nfc("\xe0\xa4\x95\xe0\xa4\xbc", "\xe0\xa4\x95\xe0\xa4\xbc", "U+0915 U+093C stays apart");
+    check_nfc("\xcd\x84", "\xcc\x88\xcc\x81", "U+0344 (a non-starter decomposition)");
+
+    /* bytes that are not UTF-8 pass through and compose with nothing */
+    check_nfc("\xff" "e\xcc\x81\xc1\xa5\xcc\x81\xcc", "\xff\xc3\xa9\xc1\xa5\xcc\x81\xcc", "malformed bytes");
+
+    /* a run of marks too long for insertion sorting */
+    char in[128] = "a", want[128];
+    size_t k = 1, w = 0;
+    for (int i = 0; i < 20; i++) memcpy(in + k, "\xcc\x81\xcc\xa3", 4), k += 4;
+    in[k] = '\0';
+    memcpy(want, "\xe1\xba\xa1", 3), w = 3;
+    for (int i = 0; i < 19; i++) memcpy(want + w, "\xcc\xa3", 2), w += 2;
+    for (int i = 0; i < 20; i++) memcpy(want + w, "\xcc\x81", 2), w += 2;
+    want[w] = '\0';
+    check_nfc(in, want, "a long run of marks");
+}
+
+static void test_nfc_tokenizer(void) {
+    char err[256] = "";
+    gguf_file *f;
+    gguf_writer *w = bpe_writer("qwen2", false);
+    gguf_writer_set_str(w, "tokenizer.ggml.normalizer", "nfc");
+    tokenizer *t = load_written(w, "bpe-nfc", &f, err, sizeof err);
+    gguf_writer_free(w);
+    CHECK(t != NULL, "load a BPE vocabulary with an NFC normalizer: %s", err);
+    if (t) {
+        CHECK_IDS(t, "e\xcc\x81", false, false, 0xc3, 0xa9);
+        CHECK_IDS(t, "\xc3\xa9", false, false, 0xc3, 0xa9);
+        /* normalized after the special tokens are cut out, one fragment at a time */
+        CHECK_IDS(t, "<sep>\xcc\x81" "e\xcc\x81", false, false, BPE_SEP, 0xcc, 0x81, 0xc3, 0xa9);
+        CHECK_IDS(t, "ab<|endoftext|>a\xcc\x8a", false, true, BPE_AB, BPE_EOT, 0xc3, 0xa5);
+    }
+    tokenizer_free(t);
+    gguf_close(f);
+
+    w = bpe_writer("gpt-2", false);
+    gguf_writer_set_str(w, "tokenizer.ggml.normalizer", "none");
+    t = load_written(w, "bpe-none", &f, err, sizeof err);
+    gguf_writer_free(w);
+    CHECK(t != NULL, "normalizer \"none\": %s", err);
+    if (t) CHECK_IDS(t, "e\xcc\x81", false, false, 'e', 0xcc, 0x81);
     tokenizer_free(t);
     gguf_close(f);
 }
@@ -409,6 +504,14 @@ static void test_malformed(void) {
 
     w = bpe_writer("gpt-2", true);
     expect_error(w, "bad-merge", "tokenizer.ggml.merges");
+
+    w = bpe_writer("gpt-2", false);
+    gguf_writer_set_str(w, "tokenizer.ggml.normalizer", "nfkc");
+    expect_error(w, "bad-normalizer", "unsupported normalizer 'nfkc'");
+
+    w = bpe_writer("gpt-2", false);
+    gguf_writer_set_u32(w, "tokenizer.ggml.normalizer", 1);
+    expect_error(w, "number-normalizer", "tokenizer.ggml.normalizer");
 
     w = gguf_writer_new();
     gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
@@ -601,6 +704,8 @@ int main(int argc, char **argv) {
     test_spm();
     test_bpe();
     test_pretok();
+    test_nfc_function();
+    test_nfc_tokenizer();
     test_malformed();
     rmdir(tmp_dir);
     return check_done();

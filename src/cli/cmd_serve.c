@@ -38,7 +38,7 @@ static void serve_usage(void) {
             "                     aio-large + aio-small). Its name in requests is its general.name;\n"
             "                     \"auto\" lets the router choose\n"
             "  --parallel N       slots per model: requests decoded together in one batch (default 8)\n"
-            "  --ctx N            tokens per slot (default: the model's training context)\n"
+            "  --ctx N            tokens per slot (default: the model's training context, at most 4096)\n"
             "  -t N               worker threads (default: all cores)\n"
             "  --api-key KEY      require \"Authorization: Bearer KEY\" (not for /health)\n"
             "  --max-queue N      requests that may wait for a slot before 429 (default 64)\n"
@@ -131,7 +131,7 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN); /* a client that vanishes must not kill the server */
 
     char err[512];
-    aio_server *srv = server_new(&o.cfg, err, sizeof err);
+    aion_server *srv = server_new(&o.cfg, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "error: %s\n", err);
         return 1;

@@ -389,7 +389,8 @@ char *api_full_response(const api_reply *a, const gen_request *r) {
     if (a->chat) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
-        add_text(msg, "content", r->text, r->text_len);
+        size_t skip = a->skip < r->text_len ? a->skip : r->text_len;
+        add_text(msg, "content", r->text ? r->text + skip : NULL, r->text_len - skip);
         if (lp) cJSON_AddItemToObject(c, "logprobs", chat_logprobs(a, r->tokens, r->n_tokens));
         else cJSON_AddNullToObject(c, "logprobs");
     } else {

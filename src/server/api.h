@@ -65,6 +65,7 @@ typedef struct api_reply {
     bool chat;
     int n_prompt;
     const char *strategy;
+    size_t skip;             /* leading bytes of the text not shown (the plain chat format's space) */
 } api_reply;
 
 /* The whole answer; r must be done and locked by the caller. */

@@ -44,7 +44,7 @@ static bool authorized(http_call *call) {
 /* ------------------------------------------------------------ simple GETs */
 
 static int handle_models(http_call *call, const char *url) {
-    aio_server *s = call->srv;
+    aion_server *s = call->srv;
     const char *one = strncmp(url, "/v1/models/", 11) == 0 ? url + 11 : NULL;
     if (one && strcmp(one, "auto") != 0 && pool_find(s, one) < 0)
         return http_respond_error(call, 404, "The model does not exist", "model", "model_not_found");
@@ -67,7 +67,7 @@ static int handle_models(http_call *call, const char *url) {
 }
 
 static int handle_health(http_call *call) {
-    aio_server *s = call->srv;
+    aion_server *s = call->srv;
     pthread_mutex_lock(&s->mu);
     bool draining = s->draining;
     pthread_mutex_unlock(&s->mu);
@@ -76,7 +76,7 @@ static int handle_health(http_call *call) {
 }
 
 static int handle_metrics(http_call *call) {
-    aio_server *s = call->srv;
+    aion_server *s = call->srv;
     metrics_gauges g[64];
     int n = s->n_models < 64 ? s->n_models : 64;
     for (int i = 0; i < n; i++) sched_gauges(s->models[i].sched, &g[i]);
@@ -88,7 +88,7 @@ static int handle_metrics(http_call *call) {
 /* ------------------------------------------------------------- generation */
 
 static int resolve_model(http_call *call, const api_gen *g, api_error *e) {
-    aio_server *s = call->srv;
+    aion_server *s = call->srv;
     if (strcmp(g->model, "auto") == 0) {
         const char *text = g->chat ? g->messages[g->n_messages - 1].content : g->prompt;
         route_query q = {text, text ? strlen(text) : 0, g->chat, g->max_tokens};
@@ -152,7 +152,7 @@ static int32_t *build_prompt(const pool_model *pm, const api_gen *g, int *n, con
     return ids;
 }
 
-static uint64_t next_id(aio_server *s) {
+static uint64_t next_id(aion_server *s) {
     uint64_t x = atomic_fetch_add(&s->next_id, 1) * 0x9E3779B97F4A7C15ull + s->id_salt;
     x ^= x >> 31; /* splitmix finaliser: ids and seeds look unrelated */
     x *= 0xBF58476D1CE4E5B9ull;
@@ -186,7 +186,7 @@ static bool fill_params(http_call *call, const api_gen *g, int n_ctx, const char
 
 /* Submits, unless the server drains or the queue is full. */
 static bool submit(http_call *call, gen_request *r, api_error *e) {
-    aio_server *s = call->srv;
+    aion_server *s = call->srv;
     pthread_mutex_lock(&s->mu);
     int rc = s->draining ? -3 : sched_submit(s->models[call->model].sched, r);
     if (rc == 0) s->in_flight++;
@@ -224,14 +224,15 @@ static bool start_generation(http_call *call, const api_gen *g, api_error *e) {
     call->logprobs = g->logprobs;
     call->n_prompt = r->params.n_prompt;
     call->strategy = g->strategy;
+    call->trim_space = g->chat && pm->chat_template < 0;
     snprintf(call->id, sizeof call->id, "%s-%016" PRIx64, g->chat ? "chatcmpl" : "cmpl", next_id(call->srv));
     return true;
 }
 
 static api_reply reply_of(const http_call *call) {
     const pool_model *pm = &call->srv->models[call->model];
-    return (api_reply){call->id, call->created, pm->name, pm->model, call->chat, call->n_prompt,
-                       decode_strategy_name(call->strategy)};
+    return (api_reply){.id = call->id, .created = call->created, .model_name = pm->name, .model = pm->model,
+                       .chat = call->chat, .n_prompt = call->n_prompt, .strategy = decode_strategy_name(call->strategy)};
 }
 
 static void error_of(const gen_request *r, api_error *e) {
@@ -250,6 +251,7 @@ static int wait_and_respond(http_call *call) {
     api_reply a = reply_of(call);
     api_error e;
     pthread_mutex_lock(&r->mu);
+    a.skip = call->trim_space && r->text_len && r->text[0] == ' ';
     bool failed = r->finish == GEN_ERROR || r->finish == GEN_CANCELLED;
     char *body = failed ? NULL : api_full_response(&a, r);
     if (failed) error_of(r, &e);
@@ -268,6 +270,10 @@ bool stream_produce(http_call *call) {
         api_delta d = {.role = true, .usage_null = call->include_usage};
         api_stream_chunk(&a, &d, &call->out);
         call->role_sent = true;
+    }
+    if (call->trim_space && call->text_sent == 0 && r->text_len) {
+        call->text_sent = r->text[0] == ' ';
+        call->trim_space = false;
     }
     if (r->text_len > call->text_sent) {
         api_delta d = {r->text + call->text_sent, r->text_len - call->text_sent, NULL, 0, call->offset_sent, NULL,

@@ -27,6 +27,7 @@
 #define DISCARD_CAP ((size_t)64 << 20) /* dropped body bytes before the connection is closed */
 #define CONNECTION_LIMIT 1024
 #define IDLE_TIMEOUT_S 120
+#define THREAD_STACK ((size_t)512 << 10) /* handlers keep little on the stack; 1024 threads stay cheap */
 
 static const char *status_reason(int status) {
     switch (status) {
@@ -124,7 +125,7 @@ static bool declared_too_large(struct MHD_Connection *conn, size_t limit) {
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
-    aio_server *s = cls;
+    aion_server *s = cls;
     (void)version;
     http_call *call = *con_cls;
     if (!call) { /* headers are in, the body is not */
@@ -154,7 +155,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    aio_server *s = cls;
+    aion_server *s = cls;
     (void)conn;
     (void)toe;
     http_call *call = *con_cls;
@@ -185,7 +186,7 @@ static bool bind_address(const char *host, int port, struct sockaddr_in *addr, c
     return true;
 }
 
-int http_start(aio_server *s, char *err, size_t err_len) {
+int http_start(aion_server *s, char *err, size_t err_len) {
     struct sockaddr_in addr;
     if (s->cfg.port < 0 || s->cfg.port > 65535) {
         snprintf(err, err_len, "--port %d is out of range", s->cfg.port);
@@ -196,7 +197,7 @@ int http_start(aio_server *s, char *err, size_t err_len) {
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
                                  (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%d (in use, or not allowed)", s->cfg.host ? s->cfg.host : "127.0.0.1",
                  s->cfg.port);
@@ -207,13 +208,13 @@ int http_start(aio_server *s, char *err, size_t err_len) {
     return 0;
 }
 
-void http_quiesce(aio_server *s) {
+void http_quiesce(aion_server *s) {
     if (!s->daemon || s->quiesced_fd >= 0) return;
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     s->quiesced_fd = fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
 }
 
-void http_stop(aio_server *s) {
+void http_stop(aion_server *s) {
     if (!s->daemon) return;
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

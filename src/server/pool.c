@@ -56,7 +56,7 @@ static int file_chat_template(const char *path, const aion_model *m) {
     return t;
 }
 
-static bool load_one(aio_server *s, pool_model *pm, const char *path, char *err, size_t err_len) {
+static bool load_one(aion_server *s, pool_model *pm, const char *path, char *err, size_t err_len) {
     pm->model = aion_model_load(path, err, err_len);
     if (!pm->model) return false;
     aion_model_info info;
@@ -74,7 +74,7 @@ static bool load_one(aio_server *s, pool_model *pm, const char *path, char *err,
     return true;
 }
 
-int pool_load(aio_server *s, char *err, size_t err_len) {
+int pool_load(aion_server *s, char *err, size_t err_len) {
     int n = s->cfg.n_models;
     s->models = calloc((size_t)(n > 0 ? n : 1), sizeof *s->models);
     if (!s->models) {
@@ -96,7 +96,7 @@ int pool_load(aio_server *s, char *err, size_t err_len) {
     return 0;
 }
 
-void pool_free(aio_server *s) {
+void pool_free(aion_server *s) {
     for (int i = 0; s->models && i < s->n_models; i++) {
         sched_free(s->models[i].sched);
         aion_model_free(s->models[i].model);
@@ -108,7 +108,7 @@ void pool_free(aio_server *s) {
     s->n_models = 0;
 }
 
-int pool_find(const aio_server *s, const char *name) {
+int pool_find(const aion_server *s, const char *name) {
     for (int i = 0; i < s->n_models; i++)
         if (strcmp(s->models[i].name, name) == 0) return i;
     return -1;
@@ -123,7 +123,7 @@ int pool_find(const aio_server *s, const char *name) {
  * valid pool index and must not block. Every call is counted in /metrics as a
  * route decision for the model it returns.
  */
-int route_auto(const aio_server *s, const route_query *q) {
+int route_auto(const aion_server *s, const route_query *q) {
     (void)q;
     int best = 0;
     for (int i = 1; i < s->n_models; i++)

@@ -69,7 +69,8 @@ void gen_request_append(gen_request *r, const char *text, size_t len, const gen_
         memcpy(r->tokens + r->n_tokens, toks, (size_t)n_toks * sizeof *toks);
         r->n_tokens += n_toks;
     }
-    pthread_cond_broadcast(&r->changed);
+    /* Waking a thread that only waits for the end costs a context switch per step. */
+    if (r->wants_progress) pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -86,16 +87,33 @@ void gen_request_finish(gen_request *r, int finish, const char *error) {
     pthread_mutex_unlock(&r->mu);
 }
 
+static struct timespec deadline_after(double timeout_s) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long ns = t.tv_nsec + (long long)(timeout_s * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
 bool gen_request_wait(gen_request *r, size_t text_seen, double timeout_s) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    long long ns = deadline.tv_nsec + (long long)(timeout_s * 1e9);
-    deadline.tv_sec += (time_t)(ns / 1000000000LL);
-    deadline.tv_nsec = (long)(ns % 1000000000LL);
+    struct timespec deadline = deadline_after(timeout_s);
     pthread_mutex_lock(&r->mu);
+    r->wants_progress = text_seen != (size_t)-1;
     while (r->finish == GEN_RUNNING && r->text_len <= text_seen)
         if (pthread_cond_timedwait(&r->changed, &r->mu, &deadline) != 0) break;
     bool ready = r->finish != GEN_RUNNING || r->text_len > text_seen;
+    pthread_mutex_unlock(&r->mu);
+    return ready;
+}
+
+bool gen_request_wait_tokens(gen_request *r, int tokens_seen, double timeout_s) {
+    struct timespec deadline = deadline_after(timeout_s);
+    pthread_mutex_lock(&r->mu);
+    r->wants_progress = true;
+    while (r->finish == GEN_RUNNING && r->n_tokens <= tokens_seen)
+        if (pthread_cond_timedwait(&r->changed, &r->mu, &deadline) != 0) break;
+    bool ready = r->finish != GEN_RUNNING || r->n_tokens > tokens_seen;
     pthread_mutex_unlock(&r->mu);
     return ready;
 }

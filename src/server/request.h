@@ -59,6 +59,7 @@ typedef struct gen_request {
     char error[256];
     int n_generated; /* tokens counted as completion_tokens */
     int drafted, accepted, rounds;
+    bool wants_progress; /* a waiter wants to hear of new output, not only of the end */
 
     struct gen_request *next; /* the scheduler's queue link */
 } gen_request;
@@ -75,6 +76,8 @@ void gen_request_finish(gen_request *r, int finish, const char *error);
 /* Connection side: waits (at most timeout_s) until there is text beyond text_seen or the request
  * is done; returns true if so. */
 bool gen_request_wait(gen_request *r, size_t text_seen, double timeout_s);
+/* The same for tokens: until there are more than tokens_seen, or the request is done. */
+bool gen_request_wait_tokens(gen_request *r, int tokens_seen, double timeout_s);
 void gen_request_cancel(gen_request *r);
 bool gen_request_is_cancelled(gen_request *r);
 

@@ -422,7 +422,13 @@ static bool sched_alloc(sched *s, char *err, size_t err_len) {
     s->max_rows = s->cfg.n_parallel + spec * DECODE_MAX_DRAFT;
     s->n_batch = s->max_rows + s->cfg.prefill_chunk;
     if (s->n_batch < 16) s->n_batch = 16; /* the decoder's verification buckets go up to 16 */
-    aion_ctx_params cp = {.n_seq = s->cfg.n_parallel, .n_ctx = s->cfg.n_ctx, .n_batch = s->n_batch};
+    int n_ctx = s->cfg.n_ctx;
+    if (n_ctx == 0) {
+        aion_model_info info;
+        aion_model_get_info(s->model, &info);
+        n_ctx = info.n_ctx_train < SCHED_DEFAULT_CTX_MAX ? info.n_ctx_train : SCHED_DEFAULT_CTX_MAX;
+    }
+    aion_ctx_params cp = {.n_seq = s->cfg.n_parallel, .n_ctx = n_ctx, .n_batch = s->n_batch};
     s->ctx = aion_ctx_new(s->model, &cp, err, err_len);
     if (!s->ctx) return false;
     s->slots = calloc((size_t)s->cfg.n_parallel, sizeof *s->slots);

@@ -26,9 +26,12 @@
 #include "server/metrics.h"
 #include "server/request.h"
 
+/* KV memory is slots x context: a model trained on a long context would claim gigabytes per slot. */
+#define SCHED_DEFAULT_CTX_MAX 4096
+
 typedef struct sched_config {
     int n_parallel;      /* slots: sequences decoded together (>= 1) */
-    int n_ctx;           /* tokens per slot; 0 = the model's training context */
+    int n_ctx;           /* tokens per slot; 0 = the model's training context, at most SCHED_DEFAULT_CTX_MAX */
     int max_queue;       /* requests that may wait for a slot; more are refused */
     int prefill_chunk;   /* most prompt tokens one step carries (0: 128) */
     int spec_max_active; /* speculate only while at most this many sequences decode (0: none) */

@@ -1,5 +1,5 @@
 /*
- * server.c - starting and stopping an aio_server.
+ * server.c - starting and stopping an aion_server.
  *
  * Start: models (pool.c), the shared worker pool, metrics, one scheduler per
  * model, then the HTTP daemon last, so nothing is reachable before it works.
@@ -20,13 +20,13 @@ server_config server_default_config(void) {
     return (server_config){.host = "127.0.0.1", .port = 8080, .max_body = 1u << 20, .sched = sched_default_config()};
 }
 
-int server_port(const aio_server *s) { return s->port; }
-int server_n_models(const aio_server *s) { return s->n_models; }
-const char *server_model_name(const aio_server *s, int i) {
+int server_port(const aion_server *s) { return s->port; }
+int server_n_models(const aion_server *s) { return s->n_models; }
+const char *server_model_name(const aion_server *s, int i) {
     return i >= 0 && i < s->n_models ? s->models[i].name : NULL;
 }
 
-static bool start_schedulers(aio_server *s, char *err, size_t err_len) {
+static bool start_schedulers(aion_server *s, char *err, size_t err_len) {
     for (int i = 0; i < s->n_models; i++) {
         char why[256];
         s->models[i].sched = sched_new(s->models[i].model, i, &s->cfg.sched, s->threads, &s->forward_lock, s->mx,
@@ -39,7 +39,7 @@ static bool start_schedulers(aio_server *s, char *err, size_t err_len) {
     return true;
 }
 
-static bool start_metrics(aio_server *s) {
+static bool start_metrics(aion_server *s) {
     const char *names[256];
     int n = s->n_models < 256 ? s->n_models : 256;
     for (int i = 0; i < n; i++) names[i] = s->models[i].name;
@@ -47,8 +47,8 @@ static bool start_metrics(aio_server *s) {
     return s->mx != NULL;
 }
 
-aio_server *server_new(const server_config *cfg, char *err, size_t err_len) {
-    aio_server *s = calloc(1, sizeof *s);
+aion_server *server_new(const server_config *cfg, char *err, size_t err_len) {
+    aion_server *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -82,7 +82,7 @@ aio_server *server_new(const server_config *cfg, char *err, size_t err_len) {
     return s;
 }
 
-bool server_drain(aio_server *s, double timeout_s) {
+bool server_drain(aion_server *s, double timeout_s) {
     pthread_mutex_lock(&s->mu);
     s->draining = true;
     pthread_mutex_unlock(&s->mu);
@@ -101,7 +101,7 @@ bool server_drain(aio_server *s, double timeout_s) {
     return drained;
 }
 
-void server_free(aio_server *s) {
+void server_free(aion_server *s) {
     if (!s) return;
     pthread_mutex_lock(&s->mu);
     s->draining = true;

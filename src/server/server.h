@@ -1,7 +1,7 @@
 /*
  * server.h - `aio serve`: an OpenAI-compatible HTTP server over a pool of models.
  *
- * One aio_server owns everything it runs: the models, one continuous-batching
+ * One aion_server owns everything it runs: the models, one continuous-batching
  * scheduler per model (sched.h), the worker pool they share, the metrics and
  * the HTTP daemon (libmicrohttpd, a thread per connection). There is no global
  * state, so several servers can live in one process (the tests do).
@@ -32,19 +32,19 @@ typedef struct server_config {
 
 server_config server_default_config(void);
 
-typedef struct aio_server aio_server;
+typedef struct aion_server aion_server;
 
 /* Loads the models, starts the schedulers and listens. NULL with a message in err. */
-aio_server *server_new(const server_config *cfg, char *err, size_t err_len);
-int server_port(const aio_server *s);
+aion_server *server_new(const server_config *cfg, char *err, size_t err_len);
+int server_port(const aion_server *s);
 /* Stops accepting connections and new generations, then waits up to timeout_s for the ones in
  * flight to be answered. Returns true when everything drained. */
-bool server_drain(aio_server *s, double timeout_s);
+bool server_drain(aion_server *s, double timeout_s);
 /* Stops everything (cancelling what is still running) and frees. */
-void server_free(aio_server *s);
+void server_free(aion_server *s);
 
 /* Names of the served models, in pool order (valid while the server lives). */
-int server_n_models(const aio_server *s);
-const char *server_model_name(const aio_server *s, int i);
+int server_n_models(const aion_server *s);
+const char *server_model_name(const aion_server *s, int i);
 
 #endif

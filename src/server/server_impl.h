@@ -1,5 +1,5 @@
 /*
- * server_impl.h - the inside of an aio_server, shared by the server's files.
+ * server_impl.h - the inside of an aion_server, shared by the server's files.
  *
  * pool.c loads the models and decides which one serves a request (route_auto),
  * api.c reads OpenAI request bodies, render.c writes OpenAI responses,
@@ -32,7 +32,7 @@ typedef struct pool_model {
     sched *sched;
 } pool_model;
 
-struct aio_server {
+struct aion_server {
     server_config cfg;
     char *host, *api_key; /* owned copies */
     pool_model *models;
@@ -54,9 +54,9 @@ struct aio_server {
 };
 
 /* ---- pool.c ---- */
-int pool_load(aio_server *s, char *err, size_t err_len);
-void pool_free(aio_server *s);
-int pool_find(const aio_server *s, const char *name); /* -1 when no model has that name */
+int pool_load(aion_server *s, char *err, size_t err_len);
+void pool_free(aion_server *s);
+int pool_find(const aion_server *s, const char *name); /* -1 when no model has that name */
 
 /* What the router may look at. */
 typedef struct route_query {
@@ -65,7 +65,7 @@ typedef struct route_query {
     bool chat;
     int max_tokens;    /* -1 when not given */
 } route_query;
-int route_auto(const aio_server *s, const route_query *q);
+int route_auto(const aion_server *s, const route_query *q);
 
 /* The prompt text of a conversation for model pm: its own chat template, else the fallback.
  * *parse_special tells how to tokenize it; *implicit_stop (may be NULL) is a stop string the
@@ -76,7 +76,7 @@ char *pool_chat_prompt(const pool_model *pm, const chat_msg *msgs, int n, bool *
 /* ---- handlers.c ---- */
 /* Everything a connection needs to answer one request; http.c owns the lifecycle. */
 typedef struct http_call {
-    aio_server *srv;
+    aion_server *srv;
     struct MHD_Connection *conn;
     int endpoint;          /* enum metrics_endpoint */
     sbuf body;
@@ -87,6 +87,7 @@ typedef struct http_call {
     gen_request *req;
     int model;             /* pool index */
     bool chat, stream, include_usage, logprobs;
+    bool trim_space;       /* plain chat format: the answer's first space follows "Assistant:", not shown */
     int n_prompt;
     int strategy;
     char id[48];
@@ -104,9 +105,9 @@ typedef struct http_call {
 int handle_request(http_call *call, const char *url, const char *method);
 
 /* ---- http.c ---- */
-int http_start(aio_server *s, char *err, size_t err_len);
-void http_quiesce(aio_server *s);
-void http_stop(aio_server *s);
+int http_start(aion_server *s, char *err, size_t err_len);
+void http_quiesce(aion_server *s);
+void http_stop(aion_server *s);
 /* Queue a complete response. */
 int http_respond(http_call *call, int status, const char *content_type, char *body /* taken */);
 int http_respond_error(http_call *call, int status, const char *message, const char *param, const char *code);

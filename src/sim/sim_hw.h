@@ -1,0 +1,53 @@
+/*
+ * sim_hw.h - an accelerator described as data: the few numbers that decide
+ * how fast LLM decoding runs on it.
+ *
+ * A-IO's choices depend on a handful of machine properties: memory bandwidth
+ * (decoding streams every weight once per forward), peak compute (prefill,
+ * wide verifications), what the host pays to launch work, what a host-device
+ * round trip costs, and for graph-compiled runtimes what compiling a new
+ * shape costs. A profile (sim/hw/NAME.json) gives each with its source, so a
+ * plan made for a machine we do not have says what it rests on. Parsing is
+ * strict: a missing or out-of-range field, or one without a source, is an
+ * error naming the file and the field.
+ */
+#ifndef AION_SIM_HW_H
+#define AION_SIM_HW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum sim_exec { SIM_EXEC_GRAPH = 0, SIM_EXEC_EAGER = 1 } sim_exec;
+
+typedef struct sim_hw {
+    char name[64];
+    char kind[8];                /* "gpu", "npu", "cpu" */
+    sim_exec execution;          /* how the runtime runs a forward unless told otherwise */
+    bool host_overlap;           /* the host enqueues while the device runs; false: the same cores do both */
+    double bandwidth;            /* bytes/s, peak */
+    double bandwidth_efficiency; /* fraction of the peak a decode forward achieves */
+    double memory_bytes;
+    double peak_flops;           /* dense, in the weights' compute type */
+    double compute_efficiency;
+    double kv_bytes_per_element; /* the runtime's KV cache type */
+    double launch_seconds;       /* one kernel launch, eager */
+    double kernels_per_layer;    /* eager launches per transformer layer */
+    double graph_launch_seconds; /* one whole-forward graph launch */
+    double sync_seconds;         /* one host-device round trip (wait + copy of the tokens) */
+    double compile_seconds;      /* compiling the graph of a new (model, tokens) shape */
+} sim_hw;
+
+/* The numeric fields of a profile, in file order; sources must name each. */
+int sim_hw_n_fields(void);
+const char *sim_hw_field_name(int i);
+
+/* Parses and validates a profile; source_name prefixes errors. Returns 0, or -1 with err. */
+int sim_hw_parse(const char *json_text, const char *source_name, sim_hw *out, char *err, size_t err_len);
+int sim_hw_load(const char *path, sim_hw *out, char *err, size_t err_len);
+
+/* Writes a profile; sources[i] is the source of field i (sim_hw_field_name), NULL for "".
+ * Returns 0, or -1 with err. */
+int sim_hw_write(const char *path, const sim_hw *hw, const char *description, const char *const *sources,
+                 char *err, size_t err_len);
+
+#endif

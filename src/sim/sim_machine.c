@@ -1,0 +1,124 @@
+/*
+ * sim_machine.c - the host/device timeline (see sim_machine.h).
+ *
+ * The host keeps a short log of what it did since the device last started
+ * work; when the device starts late, the gap is charged to the overlapping
+ * log entries, so "sync" and "launch" mean time the device really idled for
+ * them, not time the host spent while the device was busy anyway.
+ */
+#include <string.h>
+
+#include "sim/sim_machine.h"
+
+static const char *const COST_NAMES[SIM_N_COSTS] = {"bandwidth", "compute", "launch", "sync", "compile"};
+
+const char *sim_cost_name(int cost) { return cost >= 0 && cost < SIM_N_COSTS ? COST_NAMES[cost] : "?"; }
+
+sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits) {
+    sim_forward_cost c;
+    double kv = sim_model_kv_bytes_per_position(m, hw->kv_bytes_per_element);
+    /* one fused attention per layer reads the cache once for the whole batch */
+    c.bytes = m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0) + kv * (ctx + n_tokens);
+    /* each (query, key) pair costs 2*E for the scores and 2*E for the weighted values, per layer */
+    double pairs = (double)n_tokens * (ctx + (n_tokens + 1) / 2.0);
+    c.flops = 2 * (m->layer_params * n_tokens + m->output_params * n_logits) + 4.0 * m->n_layer * m->n_embd * pairs;
+    c.bandwidth_seconds = c.bytes / (hw->bandwidth * hw->bandwidth_efficiency);
+    c.compute_seconds = c.flops / (hw->peak_flops * hw->compute_efficiency);
+    return c;
+}
+
+double sim_forward_device_seconds(const sim_forward_cost *c) {
+    return c->bandwidth_seconds > c->compute_seconds ? c->bandwidth_seconds : c->compute_seconds;
+}
+
+void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec) {
+    memset(mc, 0, sizeof *mc);
+    mc->hw = hw;
+    mc->exec = exec;
+}
+
+static void host_do(sim_machine *mc, int cost, double seconds) {
+    if (seconds <= 0) return;
+    if (mc->n_log == (int)(sizeof mc->log / sizeof *mc->log)) { /* the oldest ended first: merge it away */
+        memmove(mc->log, mc->log + 1, sizeof mc->log - sizeof *mc->log);
+        mc->n_log--;
+    }
+    mc->log[mc->n_log++] = (struct host_activity){cost, mc->host, mc->host + seconds};
+    mc->host += seconds;
+}
+
+/* The device was idle in [device, until): charge each part to what the host did then. */
+static void charge_idle(sim_machine *mc, double until) {
+    if (until < mc->device) until = mc->device;
+    double gap = until - mc->device, charged = 0;
+    for (int i = 0; i < mc->n_log; i++) {
+        double lo = mc->log[i].start > mc->device ? mc->log[i].start : mc->device;
+        double hi = mc->log[i].end < until ? mc->log[i].end : until;
+        if (hi > lo) {
+            mc->split[mc->log[i].cost] += hi - lo;
+            charged += hi - lo;
+        }
+    }
+    if (gap > charged) mc->split[SIM_COST_LAUNCH] += gap - charged; /* rounding only: the host is never idle */
+    int kept = 0;
+    for (int i = 0; i < mc->n_log; i++)
+        if (mc->log[i].end > until) mc->log[kept++] = mc->log[i];
+    mc->n_log = kept;
+    mc->device = until;
+}
+
+static void device_run(sim_machine *mc, double busy, int cost) {
+    charge_idle(mc, mc->host > mc->device ? mc->host : mc->device);
+    mc->device += busy;
+    mc->split[cost] += busy;
+    if (!mc->hw->host_overlap) mc->host = mc->device; /* the same cores: the host waits for its own work */
+}
+
+static void compile_if_new(sim_machine *mc, int model, int n_tokens) {
+    if (mc->shapes_free || model < 0 || model >= SIM_MAX_MODELS) return;
+    int shape = n_tokens <= SIM_MAX_SHAPE ? n_tokens : SIM_MAX_SHAPE;
+    if (mc->compiled[model][shape]) return;
+    mc->compiled[model][shape] = true;
+    mc->compiles++;
+    host_do(mc, SIM_COST_COMPILE, mc->hw->compile_seconds);
+}
+
+void sim_machine_forward(sim_machine *mc, int model, const sim_model *m, int n_tokens, int ctx, int n_logits) {
+    sim_forward_cost c = sim_forward_device(mc->hw, m, n_tokens, ctx, n_logits);
+    double busy = sim_forward_device_seconds(&c);
+    int bound = c.bandwidth_seconds >= c.compute_seconds ? SIM_COST_BANDWIDTH : SIM_COST_COMPUTE;
+    mc->forwards++;
+    mc->bytes_read += c.bytes;
+    if (mc->exec == SIM_EXEC_GRAPH) {
+        compile_if_new(mc, model, n_tokens);
+        host_do(mc, SIM_COST_LAUNCH, mc->hw->graph_launch_seconds);
+        mc->launches++;
+        device_run(mc, busy, bound);
+        return;
+    }
+    /* eager: every kernel is launched by the host; the device starves when launching is slower */
+    int kernels = (int)(m->n_layer * mc->hw->kernels_per_layer) + SIM_KERNELS_OUTSIDE_LAYERS;
+    for (int i = 0; i < kernels; i++) {
+        host_do(mc, SIM_COST_LAUNCH, mc->hw->launch_seconds);
+        device_run(mc, busy / kernels, bound);
+    }
+    mc->launches += kernels;
+}
+
+void sim_machine_sync(sim_machine *mc) {
+    if (mc->host < mc->device) mc->host = mc->device;
+    host_do(mc, SIM_COST_SYNC, mc->hw->sync_seconds);
+    mc->syncs++;
+}
+
+double sim_machine_finish(sim_machine *mc) {
+    if (mc->host > mc->device) charge_idle(mc, mc->host);
+    mc->host = mc->device;
+    return mc->device;
+}
+
+int sim_machine_shapes(const sim_machine *mc, int model) {
+    int n = 0;
+    for (int s = 0; model >= 0 && model < SIM_MAX_MODELS && s <= SIM_MAX_SHAPE; s++) n += mc->compiled[model][s];
+    return n;
+}

@@ -1,0 +1,69 @@
+/*
+ * sim_machine.h - the timeline of a host driving an accelerator, forward by
+ * forward, with every second of wall time charged to its cause.
+ *
+ * Two clocks: the host's (launching work, waiting at syncs, compiling graphs)
+ * and the device's (running forwards). The device runs a forward as soon as
+ * it is launched and the previous one is done; while the host runs ahead,
+ * launches cost nothing visible, and a host-device sync is what exposes them:
+ * the host waits for the device, pays the round trip, and the device idles
+ * until the host has launched again. Device idle time is charged to what the
+ * host was doing meanwhile (launch, sync, compile); busy time to bandwidth or
+ * compute, whichever bounds the forward. On a CPU (no overlap) the two clocks
+ * are one and every cost adds up.
+ *
+ * The cost of one forward is the roofline: max(bytes / bandwidth, FLOPs /
+ * compute) with the bytes = weights streamed + KV cache read.
+ */
+#ifndef AION_SIM_MACHINE_H
+#define AION_SIM_MACHINE_H
+
+#include <stdbool.h>
+
+#include "sim/sim_hw.h"
+#include "sim/sim_model.h"
+
+enum sim_cost { SIM_COST_BANDWIDTH, SIM_COST_COMPUTE, SIM_COST_LAUNCH, SIM_COST_SYNC, SIM_COST_COMPILE, SIM_N_COSTS };
+
+const char *sim_cost_name(int cost); /* "bandwidth", "compute", "launch", "sync", "compile" */
+
+#define SIM_MAX_MODELS 2
+#define SIM_MAX_SHAPE 4096 /* largest forward size whose compiled graph is tracked */
+
+/* Device work of one forward of n_tokens on top of ctx cached positions, n_logits rows of logits. */
+typedef struct sim_forward_cost {
+    double bytes, flops;
+    double bandwidth_seconds, compute_seconds;
+} sim_forward_cost;
+
+sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits);
+double sim_forward_device_seconds(const sim_forward_cost *c);
+
+typedef struct sim_machine {
+    const sim_hw *hw;
+    sim_exec exec;
+    bool shapes_free;        /* pretend every graph is compiled (steady-state estimates) */
+    double host, device;     /* clocks, seconds */
+    double split[SIM_N_COSTS];
+    double bytes_read;
+    long forwards, syncs, compiles, launches;
+    struct host_activity { int cost; double start, end; } log[16];
+    int n_log;
+    bool compiled[SIM_MAX_MODELS][SIM_MAX_SHAPE + 1];
+} sim_machine;
+
+void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec);
+
+/* Launches one forward of model slot `model` (0..SIM_MAX_MODELS-1); compiles its shape first in
+ * graph mode when this (model, n_tokens) has not been seen. */
+void sim_machine_forward(sim_machine *mc, int model, const sim_model *m, int n_tokens, int ctx, int n_logits);
+
+/* The host waits for the device and reads results back. */
+void sim_machine_sync(sim_machine *mc);
+
+/* Charges the remaining host tail so that the split sums to the elapsed time, and returns it. */
+double sim_machine_finish(sim_machine *mc);
+
+int sim_machine_shapes(const sim_machine *mc, int model); /* distinct shapes compiled */
+
+#endif
