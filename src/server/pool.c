@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "orch/router.h"
 #include "server/server_impl.h"
 
 static char *safe_name(const char *name, const char *path) {
@@ -74,6 +75,26 @@ static bool load_one(aion_server *s, pool_model *pm, const char *path, char *err
     return true;
 }
 
+/* The orchestrator's router, when the pool can probe: a policy file beside the first model
+ * (policy.json) naming pool members, and a probe model trained with category labels.
+ * Without one, "auto" falls back to the largest model. */
+static void start_router(aion_server *s) {
+    if (s->n_models < 2) return;
+    char policy[4200], why[512];
+    snprintf(policy, sizeof policy, "%.4000s", s->models[0].path);
+    char *slash = strrchr(policy, '/');
+    snprintf(slash ? slash + 1 : policy, 32, "policy.json");
+    const aion_model *models[16];
+    const char *names[16];
+    int n = s->n_models < 16 ? s->n_models : 16;
+    for (int i = 0; i < n; i++) {
+        models[i] = s->models[i].model;
+        names[i] = s->models[i].name;
+    }
+    s->router = orch_router_new(models, names, n, policy, why, sizeof why);
+    if (!s->router) fprintf(stderr, "aio serve: no routing (%s): \"auto\" is the largest model\n", why);
+}
+
 int pool_load(aion_server *s, char *err, size_t err_len) {
     int n = s->cfg.n_models;
     s->models = calloc((size_t)(n > 0 ? n : 1), sizeof *s->models);
@@ -93,10 +114,13 @@ int pool_load(aion_server *s, char *err, size_t err_len) {
         snprintf(err, err_len, "no models to serve");
         return -1;
     }
+    start_router(s);
     return 0;
 }
 
 void pool_free(aion_server *s) {
+    orch_router_free(s->router);
+    s->router = NULL;
     for (int i = 0; s->models && i < s->n_models; i++) {
         sched_free(s->models[i].sched);
         aion_model_free(s->models[i].model);
@@ -117,14 +141,18 @@ int pool_find(const aion_server *s, const char *name) {
 /*
  * route_auto - THE ROUTING HOOK: which model serves a request for "model": "auto".
  *
- * For now: the largest model (most weight bytes), the safe choice for quality.
- * The orchestrator replaces this body with its per-request decision (costs
- * measured on the machine, the prompt, the requested length); it must return a
- * valid pool index and must not block. Every call is counted in /metrics as a
- * route decision for the model it returns.
+ * With a router (probe + policy, see start_router): the policy's model for the
+ * probed category. Otherwise, or when the text is missing or the probe fails:
+ * the largest model (most weight bytes), the safe choice for quality. Every call
+ * is counted in /metrics as a route decision for the model it returns.
  */
 int route_auto(const aion_server *s, const route_query *q) {
-    (void)q;
+    route_decision d;
+    char err[256];
+    if (s->router && q->text && orch_router_route(s->router, q->text, q->len, &d, err, sizeof err) == 0) {
+        int m = pool_find(s, d.model);
+        if (m >= 0) return m;
+    }
     int best = 0;
     for (int i = 1; i < s->n_models; i++)
         if (s->models[i].weight_bytes > s->models[best].weight_bytes) best = i;

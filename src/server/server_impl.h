@@ -37,6 +37,7 @@ struct aion_server {
     char *host, *api_key; /* owned copies */
     pool_model *models;
     int n_models;
+    struct orch_router *router; /* probe + policy for "auto"; NULL: the largest model */
     aion_threads *threads;
     pthread_mutex_t forward_lock;
     metrics *mx;
