@@ -21,6 +21,7 @@ int cmd_probe(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 /* new subcommands: one line each, above this comment */
 
 #endif

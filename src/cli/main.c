@@ -26,6 +26,7 @@ static const command COMMANDS[] = {
     {"pool", cmd_pool, "load the resident model pool and print its members' bytes"},
     {"calibrate", cmd_calibrate, "measure each pool model's forward time per bucket and context"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
+    {"sim", cmd_sim, "simulate A-IO's policies on an accelerator profile (sim/hw/*.json)"},
     /* new subcommands: one line each, above this comment */
 };
 

@@ -1,18 +1,28 @@
 /*
  * sim_fit.c - fitting the local profile (see sim_fit.h).
  *
- * n=1 forward time of model i: t_i = bytes_i / B + kernels_i * l, with bytes the
- * weights streamed plus the KV cache read at the curve's first context. Two
- * unknowns, one equation per model: least squares, l clamped at zero (a
- * single model, or models of one depth, leave l undetermined: then l = 0 and
- * the overhead is folded into B). Compute is the marginal cost of a token
- * between the two largest forward sizes, where the matmuls are widest.
+ * The profile's forward time, for n tokens at context c, on a CPU (eager, no
+ * overlap), as calibration measures it (without logits):
+ *   kernels * l + max(W / B, matmul FLOPs / F) + max(KV / B, pairs * 4LE / A)
+ * fitted in order, each step using the ones before:
+ *   A  attention FLOP/s: 4LE per extra cached position over the n=1 context slope
+ *   F  matmul FLOP/s: 2 x layer parameters per extra token between the two largest
+ *      sizes, after the attention those tokens add
+ *   l  per-kernel overhead: what n=1 forwards of compute-bound models take beyond
+ *      their compute (memory-bound ones cannot tell it from bandwidth)
+ *   B  bytes / the rest of the n=1 time, over memory-bound models; compute-bound
+ *      ones only bound it from below (B >= W / compute time)
+ * A model is memory-bound at n=1 when its second token costs less than half
+ * the marginal token: the first one was waiting for bytes, not arithmetic.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/membw.h"
+#include "orch/calibrate.h"
 #include "sim/sim_fit.h"
 #include "sim/sim_machine.h"
 
@@ -30,38 +40,103 @@ static void set_source(sim_fit *f, const char *key, const char *fmt, ...) {
 
 static double kernels_of(const sim_model *m) { return m->n_layer * SIM_FIT_KERNELS_PER_LAYER + SIM_KERNELS_OUTSIDE_LAYERS; }
 
+static double flops_per_pair(const sim_model *m) { return 4.0 * m->n_layer * m->n_embd; }
+
+/* Bytes of an n=1 calibration forward at the curve's first context (calib_measure asks for no
+ * logits, so the output matrix is not streamed). */
 static double bytes_at_n1(const sim_model *m, const cost_curve *c) {
-    return m->layer_bytes + m->output_bytes + sim_model_kv_bytes_per_position(m, CPU_KV_BYTES) * (c->ctx[0] + 1);
+    return m->layer_bytes + sim_model_kv_bytes_per_position(m, CPU_KV_BYTES) * (c->ctx[0] + 1);
 }
 
-/* Least squares of t = x*u + k*l over the models; u = 1/B. */
-static void fit_bandwidth(const sim_model *models, const cost_curve *curves, int n, double *u, double *l) {
-    double sxx = 0, skk = 0, sxk = 0, sxt = 0, skt = 0;
+static double t_at(const cost_curve *c, int size_index, int ctx_index) { return c->seconds[ctx_index][size_index]; }
+
+/* Step A: FLOP/s of the attention, from the context slope of n=1 forwards. */
+static double fit_attention(const sim_model *models, const cost_curve *curves, int n) {
+    double flops = 0, seconds = 0;
     for (int i = 0; i < n; i++) {
-        double x = bytes_at_n1(&models[i], &curves[i]), k = kernels_of(&models[i]), t = curves[i].seconds[0][0];
-        sxx += x * x, skk += k * k, sxk += x * k, sxt += x * t, skt += k * t;
+        const cost_curve *c = &curves[i];
+        int last = c->n_ctx - 1;
+        double slope = (t_at(c, 0, last) - t_at(c, 0, 0)) / (c->ctx[last] - c->ctx[0]);
+        if (slope > 0) flops += flops_per_pair(&models[i]), seconds += slope;
     }
-    double det = sxx * skk - sxk * sxk;
-    *u = *l = 0;
-    if (n >= 2 && det > 1e-9 * sxx * skk) {
-        *u = (sxt * skk - skt * sxk) / det;
-        *l = (sxx * skt - sxk * sxt) / det;
-    }
-    if (*u <= 0 || *l < 0) { /* undetermined or unphysical: no overhead, through the origin */
-        *l = 0;
-        *u = sxt / sxx;
-    }
+    return seconds > 0 ? flops / seconds : 0;
 }
 
-static double marginal_flops(const sim_model *m) { return 2 * m->layer_params; }
-
-/* Seconds per extra token between the two largest sizes at the first context; 0 if not rising. */
-static double marginal_seconds(const cost_curve *c) {
-    int a = c->n_sizes - 2, b = c->n_sizes - 1;
-    return (c->seconds[0][b] - c->seconds[0][a]) / (c->sizes[b] - c->sizes[a]);
+static double attention_seconds(const sim_model *m, double attention_flops_per_s, int n_tokens, int ctx) {
+    return attention_flops_per_s > 0 ? sim_attention_pairs(n_tokens, ctx) * flops_per_pair(m) / attention_flops_per_s : 0;
 }
 
-static void fill_fixed(sim_fit *f, const char *machine) {
+/* Step B: FLOP/s of the matmuls, from the marginal token between the two largest sizes. */
+static double fit_matmul(const sim_model *models, const cost_curve *curves, int n, double attention) {
+    double flops = 0, seconds = 0;
+    for (int i = 0; i < n; i++) {
+        const cost_curve *c = &curves[i];
+        int a = c->n_sizes - 2, b = c->n_sizes - 1, ctx = c->ctx[0];
+        double dt = t_at(c, b, 0) - t_at(c, a, 0) - attention_seconds(&models[i], attention, c->sizes[b], ctx) +
+                    attention_seconds(&models[i], attention, c->sizes[a], ctx);
+        double per_token = dt / (c->sizes[b] - c->sizes[a]);
+        if (per_token > 0) flops += 2 * models[i].layer_params, seconds += per_token;
+    }
+    return seconds > 0 ? flops / seconds : 0;
+}
+
+static bool is_memory_bound(const sim_model *m, const cost_curve *c, double matmul, double attention) {
+    double second_token = (t_at(c, 1, 0) - t_at(c, 0, 0)) / (c->sizes[1] - 1) -
+                          (attention_seconds(m, attention, c->sizes[1], c->ctx[0]) -
+                           attention_seconds(m, attention, 1, c->ctx[0])) / (c->sizes[1] - 1);
+    return second_token < 0.5 * 2 * m->layer_params / matmul;
+}
+
+/* n=1 time left for weights after attention: compute or bytes, plus the overhead. */
+static double n1_rest(const sim_model *m, const cost_curve *c, double attention) {
+    return t_at(c, 0, 0) - attention_seconds(m, attention, 1, c->ctx[0]);
+}
+
+static double n1_compute(const sim_model *m, double matmul) { return 2 * m->layer_params / matmul; }
+
+/* Step C: the per-kernel overhead, from compute-bound models' n=1 time beyond compute. */
+static double fit_overhead(const sim_model *models, const cost_curve *curves, int n, const sim_fit *f,
+                           double matmul, double attention) {
+    double extra = 0, kernels = 0;
+    for (int i = 0; i < n; i++)
+        if (!f->memory_bound[i]) {
+            extra += n1_rest(&models[i], &curves[i], attention) - n1_compute(&models[i], matmul);
+            kernels += kernels_of(&models[i]);
+        }
+    return kernels > 0 && extra > 0 ? extra / kernels : 0;
+}
+
+typedef struct bandwidth_fit {
+    double bytes, seconds; /* over memory-bound models */
+    double lower_bound;    /* from compute-bound ones */
+    int n_models;
+    char names[300];
+} bandwidth_fit;
+
+/* Step D, one memory level: bytes over time of memory-bound models, else the lower bound. */
+static void add_to_level(bandwidth_fit *b, const sim_model *m, const cost_curve *c, bool memory_bound, double rest,
+                         double compute) {
+    double bytes = bytes_at_n1(m, c);
+    if (memory_bound && rest > 0) {
+        b->bytes += bytes;
+        b->seconds += rest;
+    } else if (bytes / compute > b->lower_bound) {
+        b->lower_bound = bytes / compute;
+    }
+    snprintf(b->names + strlen(b->names), sizeof b->names - strlen(b->names), "%s%s (%s, %.2f MB)",
+             b->n_models++ ? ", " : "", m->name, memory_bound ? "memory-bound" : "compute-bound", bytes / 1e6);
+}
+
+static double level_bandwidth(const bandwidth_fit *b) {
+    return b->seconds > 0 ? b->bytes / b->seconds : b->lower_bound;
+}
+
+static const char *level_how(const bandwidth_fit *b) {
+    return b->seconds > 0 ? "bytes / n=1 time (less attention and overhead) of the memory-bound ones"
+                          : "a lower bound: no model is memory-bound, W / n=1 compute time of the largest";
+}
+
+static void fill_fixed(sim_fit *f, const sim_fit_machine *mach) {
     sim_hw *hw = &f->hw;
     snprintf(hw->name, sizeof hw->name, "cpu-local");
     snprintf(hw->kind, sizeof hw->kind, "cpu");
@@ -71,11 +146,10 @@ static void fill_fixed(sim_fit *f, const char *machine) {
     hw->kv_bytes_per_element = CPU_KV_BYTES;
     hw->kernels_per_layer = SIM_FIT_KERNELS_PER_LAYER;
     hw->graph_launch_seconds = hw->sync_seconds = hw->compile_seconds = 0;
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    hw->memory_bytes = pages > 0 && page > 0 ? (double)pages * page : 1e9;
-    set_source(f, "bandwidth_efficiency", "1: the fitted bandwidth is already what forwards achieve");
+    hw->memory_bytes = mach->memory_bytes > 0 ? mach->memory_bytes : 1e9;
+    set_source(f, "bandwidth_efficiency", "1: the fitted bandwidths are already what forwards achieve");
     set_source(f, "compute_efficiency", "1: the fitted compute is already what forwards achieve");
-    set_source(f, "memory_GB", "sysconf(_SC_PHYS_PAGES) on %s", machine);
+    set_source(f, "memory_GB", "physical memory of %s", mach->id);
     set_source(f, "kv_bytes_per_element", "src/model.c keeps the KV cache in f32");
     set_source(f, "kernels_per_layer", "approximate parallel sections (thread barriers) per layer in src/model.c");
     set_source(f, "graph_launch_us", "no graphs on the CPU: unused (execution is eager)");
@@ -83,37 +157,113 @@ static void fill_fixed(sim_fit *f, const char *machine) {
     set_source(f, "graph_compile_s", "0: no graphs on the CPU");
 }
 
-int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, const char *machine, sim_fit *out,
-                  char *err, size_t err_len) {
-    memset(out, 0, sizeof *out);
+static int check_curves(const sim_model *models, const cost_curve *curves, int n, char *err, size_t err_len) {
     if (n < 1 || n > SIM_FIT_MAX_MODELS) return snprintf(err, err_len, "fit: 1..%d models", SIM_FIT_MAX_MODELS), -1;
     for (int i = 0; i < n; i++)
-        if (curves[i].n_sizes < 2 || curves[i].n_ctx < 1 || curves[i].sizes[0] != 1)
-            return snprintf(err, err_len, "fit: the curve of %s lacks n=1 and a second size", models[i].name), -1;
-    fill_fixed(out, machine);
-    double u, l;
-    fit_bandwidth(models, curves, n, &u, &l);
-    out->hw.bandwidth = 1 / u;
-    out->hw.launch_seconds = l;
-    double flops = 0, seconds = 0;
-    char names[512] = "";
-    for (int i = 0; i < n; i++) {
-        double t1 = curves[i].seconds[0][0] - kernels_of(&models[i]) * l;
-        out->model_bandwidth[i] = t1 > 0 ? bytes_at_n1(&models[i], &curves[i]) / t1 : 0;
-        double dt = marginal_seconds(&curves[i]);
-        out->model_flops[i] = dt > 0 ? marginal_flops(&models[i]) / dt : 0;
-        if (dt > 0) flops += marginal_flops(&models[i]), seconds += dt;
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s (%.1f GB/s, %.1f GFLOP/s)", i ? ", " : "",
-                 models[i].name, out->model_bandwidth[i] / 1e9, out->model_flops[i] / 1e9);
-    }
-    if (!(seconds > 0))
-        return snprintf(err, err_len, "fit: forward time does not grow with the tokens (noisy measurement?)"), -1;
-    out->hw.peak_flops = flops / seconds;
-    set_source(out, "memory_bandwidth_GBps",
-               "fitted on %s: n=1 forward time = bytes/B + kernels x launch, least squares over %s", machine, names);
-    set_source(out, "peak_TFLOPS", "fitted on %s: 2 x layer parameters / marginal seconds per token between the two "
-                                   "largest calibrated sizes, over %s", machine, names);
-    set_source(out, "kernel_launch_us", "fitted on %s with the bandwidth: the per-kernel overhead of a forward "
-                                        "(thread-pool barriers), %s", machine, l > 0 ? "over models of different depth" : "0 where it cannot be told from bandwidth");
+        if (curves[i].n_sizes < 3 || curves[i].n_ctx < 2 || curves[i].sizes[0] != 1)
+            return snprintf(err, err_len, "fit: the curve of %s needs n=1, two more sizes and two contexts",
+                            models[i].name),
+                   -1;
     return 0;
+}
+
+static void fit_levels(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *mach,
+                       sim_fit *f, double matmul, double attention) {
+    bandwidth_fit cache = {0}, memory = {0};
+    for (int i = 0; i < n; i++) {
+        double rest = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
+        bool fits = bytes_at_n1(&models[i], &curves[i]) <= mach->cache_bytes;
+        add_to_level(fits ? &cache : &memory, &models[i], &curves[i], f->memory_bound[i], rest,
+                     n1_compute(&models[i], matmul));
+    }
+    f->hw.cache_bytes = cache.n_models ? mach->cache_bytes : 0;
+    f->hw.cache_bandwidth = cache.n_models ? level_bandwidth(&cache) : 0;
+    if (cache.n_models) {
+        set_source(f, "cache_MB", "last-level cache of %s", mach->id);
+        set_source(f, "cache_bandwidth_GBps", "fitted on %s over models that fit in the cache: %s; %s", mach->id,
+                   cache.names, level_how(&cache));
+    } else {
+        set_source(f, "cache_MB", "0: no calibrated model fits in the last-level cache, so it is not modelled");
+        set_source(f, "cache_bandwidth_GBps", "unused without a cache");
+    }
+    if (memory.n_models) {
+        f->hw.bandwidth = level_bandwidth(&memory);
+        set_source(f, "memory_bandwidth_GBps", "fitted on %s over models larger than the cache: %s; %s", mach->id,
+                   memory.names, level_how(&memory));
+    } else if (mach->streaming_bandwidth > 0) {
+        f->hw.bandwidth = mach->streaming_bandwidth;
+        set_source(f, "memory_bandwidth_GBps", "measured on %s by a streaming read far larger than the cache "
+                                               "(src/bench/membw.c): no calibrated model is larger", mach->id);
+    } else {
+        f->hw.bandwidth = f->hw.cache_bandwidth;
+        set_source(f, "memory_bandwidth_GBps", "the cache's figure: no calibrated model is larger than the cache "
+                                               "and no streaming read was measured");
+    }
+}
+
+int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *machine,
+                  sim_fit *out, char *err, size_t err_len) {
+    memset(out, 0, sizeof *out);
+    if (check_curves(models, curves, n, err, err_len) < 0) return -1;
+    fill_fixed(out, machine);
+    double attention = fit_attention(models, curves, n);
+    double matmul = fit_matmul(models, curves, n, attention);
+    if (!(matmul > 0))
+        return snprintf(err, err_len, "fit: forward time does not grow with the tokens (noisy measurement?)"), -1;
+    if (!(attention > 0)) attention = matmul; /* the context did not cost anything measurable */
+    for (int i = 0; i < n; i++) out->memory_bound[i] = is_memory_bound(&models[i], &curves[i], matmul, attention);
+    out->hw.peak_flops = matmul;
+    out->hw.attention_efficiency = attention < matmul ? attention / matmul : 1;
+    out->hw.launch_seconds = fit_overhead(models, curves, n, out, matmul, attention);
+    fit_levels(models, curves, n, machine, out, matmul, attention);
+    if (!(out->hw.bandwidth > 0))
+        return snprintf(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
+               -1;
+    set_source(out, "peak_TFLOPS", "fitted on %s: 2 x layer parameters / marginal seconds per token between the two "
+                                   "largest calibrated sizes (their attention removed)", machine->id);
+    set_source(out, "attention_efficiency", "fitted on %s: 4 x layers x embedding FLOPs per cached position / the "
+                                            "n=1 context slope, relative to the matmul compute", machine->id);
+    set_source(out, "kernel_launch_us", "fitted on %s: n=1 time of compute-bound models beyond their compute, per "
+                                        "kernel (thread-pool barriers, small operators); 0 when none is", machine->id);
+    return 0;
+}
+
+double sim_fit_predict(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx) {
+    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, 0);
+    double kernels = m->n_layer * hw->kernels_per_layer + SIM_KERNELS_OUTSIDE_LAYERS;
+    return c.seconds + kernels * hw->launch_seconds;
+}
+
+/* The size of the highest-level cache cpu0 reports, 0 if none. */
+static double sysfs_last_level_cache(void) {
+    double best = 0;
+    int best_level = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], text[64] = "";
+        int level = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        bool ok = fscanf(f, "%d", &level) == 1;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        f = fopen(path, "r");
+        if (!f) continue;
+        ok = ok && fscanf(f, "%63s", text) == 1;
+        fclose(f);
+        double size = atof(text) * (strchr(text, 'M') ? 1048576.0 : strchr(text, 'K') ? 1024.0 : 1.0);
+        if (ok && level > best_level) best_level = level, best = size;
+    }
+    return best;
+}
+
+void sim_fit_probe_machine(aion_threads *t, sim_fit_machine *out, char *id, size_t id_len) {
+    calib_machine_id(id, id_len);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE), l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    double cache = sysfs_last_level_cache();
+    *out = (sim_fit_machine){.id = id, .cache_bytes = cache > 0 ? cache : l3 > 0 ? (double)l3 : 0,
+                             .memory_bytes = pages > 0 && page > 0 ? (double)pages * page : 0};
+    membw_result bw;
+    char err[256];
+    if (membw_measure(t, (size_t)256 << 20, 3, &bw, err, sizeof err) == 0) out->streaming_bandwidth = bw.best_gbps * 1e9;
 }

@@ -32,7 +32,14 @@ static const hw_field FIELDS[] = {
           bandwidth_efficiency),
     FIELD("memory_GB", "device memory, GB", 1e9, 0, 1e5, true, memory_bytes),
     FIELD("peak_TFLOPS", "dense peak compute, TFLOP/s", 1e12, 0, 1e5, true, peak_flops),
-    FIELD("compute_efficiency", "fraction of peak compute a forward achieves", 1, 0, 1, true, compute_efficiency),
+    FIELD("compute_efficiency", "fraction of peak compute the weight matmuls achieve", 1, 0, 1, true,
+          compute_efficiency),
+    FIELD("attention_efficiency", "fraction of peak compute the attention achieves", 1, 0, 1, true,
+          attention_efficiency),
+    FIELD("cache_MB", "cache a whole forward's bytes must fit in to stream from it, MB; 0: none", 1e6, 0, 1e6, false,
+          cache_bytes),
+    FIELD("cache_bandwidth_GBps", "bandwidth of that cache, GB/s; 0 with no cache", 1e9, 0, 1e6, false,
+          cache_bandwidth),
     FIELD("kv_bytes_per_element", "bytes per KV cache element", 1, 0.5, 8, false, kv_bytes_per_element),
     FIELD("kernel_launch_us", "one eager kernel launch, microseconds", 1e-6, 0, 1e5, false, launch_seconds),
     FIELD("kernels_per_layer", "eager kernel launches per transformer layer", 1, 1, 1000, false, kernels_per_layer),
@@ -41,6 +48,7 @@ static const hw_field FIELDS[] = {
     FIELD("graph_compile_s", "compiling a new shape, seconds", 1, 0, 1e5, false, compile_seconds),
 };
 #define N_FIELDS (int)(sizeof FIELDS / sizeof *FIELDS)
+_Static_assert(sizeof FIELDS / sizeof *FIELDS <= SIM_HW_MAX_FIELDS, "raise SIM_HW_MAX_FIELDS");
 
 int sim_hw_n_fields(void) { return N_FIELDS; }
 
@@ -113,6 +121,10 @@ int sim_hw_parse(const char *json_text, const char *source_name, sim_hw *out, ch
     }
     if (rc == 0) rc = parse_strings(root, source_name, out, err, err_len);
     for (int i = 0; i < N_FIELDS && rc == 0; i++) rc = parse_number(root, &FIELDS[i], source_name, out, err, err_len);
+    if (rc == 0 && out->cache_bytes > 0 && !(out->cache_bandwidth > 0)) {
+        snprintf(err, err_len, "%s: \"cache_bandwidth_GBps\" must be positive when \"cache_MB\" is", source_name);
+        rc = -1;
+    }
     if (rc == 0) rc = check_sources(root, source_name, err, err_len);
     cJSON_Delete(root);
     return rc;

@@ -28,7 +28,10 @@ typedef struct sim_hw {
     double bandwidth_efficiency; /* fraction of the peak a decode forward achieves */
     double memory_bytes;
     double peak_flops;           /* dense, in the weights' compute type */
-    double compute_efficiency;
+    double compute_efficiency;   /* of the weight matmuls */
+    double attention_efficiency; /* fraction of peak compute the attention achieves */
+    double cache_bytes;          /* a forward whose bytes fit here streams at cache_bandwidth; 0: no cache */
+    double cache_bandwidth;      /* bytes/s */
     double kv_bytes_per_element; /* the runtime's KV cache type */
     double launch_seconds;       /* one kernel launch, eager */
     double kernels_per_layer;    /* eager launches per transformer layer */
@@ -38,6 +41,7 @@ typedef struct sim_hw {
 } sim_hw;
 
 /* The numeric fields of a profile, in file order; sources must name each. */
+#define SIM_HW_MAX_FIELDS 16
 int sim_hw_n_fields(void);
 const char *sim_hw_field_name(int i);
 

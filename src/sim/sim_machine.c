@@ -14,21 +14,30 @@ static const char *const COST_NAMES[SIM_N_COSTS] = {"bandwidth", "compute", "lau
 
 const char *sim_cost_name(int cost) { return cost >= 0 && cost < SIM_N_COSTS ? COST_NAMES[cost] : "?"; }
 
-sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits) {
-    sim_forward_cost c;
-    double kv = sim_model_kv_bytes_per_position(m, hw->kv_bytes_per_element);
-    /* one fused attention per layer reads the cache once for the whole batch */
-    c.bytes = m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0) + kv * (ctx + n_tokens);
-    /* each (query, key) pair costs 2*E for the scores and 2*E for the weighted values, per layer */
-    double pairs = (double)n_tokens * (ctx + (n_tokens + 1) / 2.0);
-    c.flops = 2 * (m->layer_params * n_tokens + m->output_params * n_logits) + 4.0 * m->n_layer * m->n_embd * pairs;
-    c.bandwidth_seconds = c.bytes / (hw->bandwidth * hw->bandwidth_efficiency);
-    c.compute_seconds = c.flops / (hw->peak_flops * hw->compute_efficiency);
-    return c;
+double sim_attention_pairs(int n_tokens, int ctx) { return (double)n_tokens * (ctx + (n_tokens + 1) / 2.0); }
+
+/* Adds one phase's roofline time to the cost, charged to whichever bound it. */
+static void add_phase(sim_forward_cost *c, double bandwidth_seconds, double compute_seconds) {
+    if (bandwidth_seconds >= compute_seconds) c->bandwidth_seconds += bandwidth_seconds;
+    else c->compute_seconds += compute_seconds;
 }
 
-double sim_forward_device_seconds(const sim_forward_cost *c) {
-    return c->bandwidth_seconds > c->compute_seconds ? c->bandwidth_seconds : c->compute_seconds;
+sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits) {
+    sim_forward_cost c = {0};
+    double weights = m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0);
+    /* one fused attention per layer reads the cache once for the whole batch */
+    double kv = sim_model_kv_bytes_per_position(m, hw->kv_bytes_per_element) * (ctx + n_tokens);
+    double matmul_flops = 2 * (m->layer_params * n_tokens + m->output_params * n_logits);
+    /* per layer, each (query, key) pair costs 2*E for the score and 2*E for the weighted value */
+    double attention_flops = 4.0 * m->n_layer * m->n_embd * sim_attention_pairs(n_tokens, ctx);
+    c.bytes = weights + kv;
+    c.flops = matmul_flops + attention_flops;
+    bool cached = hw->cache_bytes > 0 && c.bytes <= hw->cache_bytes;
+    double bandwidth = (cached ? hw->cache_bandwidth : hw->bandwidth) * hw->bandwidth_efficiency;
+    add_phase(&c, weights / bandwidth, matmul_flops / (hw->peak_flops * hw->compute_efficiency));
+    add_phase(&c, kv / bandwidth, attention_flops / (hw->peak_flops * hw->attention_efficiency));
+    c.seconds = c.bandwidth_seconds + c.compute_seconds;
+    return c;
 }
 
 void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec) {
@@ -67,10 +76,11 @@ static void charge_idle(sim_machine *mc, double until) {
     mc->device = until;
 }
 
-static void device_run(sim_machine *mc, double busy, int cost) {
+static void device_run(sim_machine *mc, double bandwidth_seconds, double compute_seconds) {
     charge_idle(mc, mc->host > mc->device ? mc->host : mc->device);
-    mc->device += busy;
-    mc->split[cost] += busy;
+    mc->device += bandwidth_seconds + compute_seconds;
+    mc->split[SIM_COST_BANDWIDTH] += bandwidth_seconds;
+    mc->split[SIM_COST_COMPUTE] += compute_seconds;
     if (!mc->hw->host_overlap) mc->host = mc->device; /* the same cores: the host waits for its own work */
 }
 
@@ -85,22 +95,20 @@ static void compile_if_new(sim_machine *mc, int model, int n_tokens) {
 
 void sim_machine_forward(sim_machine *mc, int model, const sim_model *m, int n_tokens, int ctx, int n_logits) {
     sim_forward_cost c = sim_forward_device(mc->hw, m, n_tokens, ctx, n_logits);
-    double busy = sim_forward_device_seconds(&c);
-    int bound = c.bandwidth_seconds >= c.compute_seconds ? SIM_COST_BANDWIDTH : SIM_COST_COMPUTE;
     mc->forwards++;
     mc->bytes_read += c.bytes;
     if (mc->exec == SIM_EXEC_GRAPH) {
         compile_if_new(mc, model, n_tokens);
         host_do(mc, SIM_COST_LAUNCH, mc->hw->graph_launch_seconds);
         mc->launches++;
-        device_run(mc, busy, bound);
+        device_run(mc, c.bandwidth_seconds, c.compute_seconds);
         return;
     }
     /* eager: every kernel is launched by the host; the device starves when launching is slower */
     int kernels = (int)(m->n_layer * mc->hw->kernels_per_layer) + SIM_KERNELS_OUTSIDE_LAYERS;
     for (int i = 0; i < kernels; i++) {
         host_do(mc, SIM_COST_LAUNCH, mc->hw->launch_seconds);
-        device_run(mc, busy / kernels, bound);
+        device_run(mc, c.bandwidth_seconds / kernels, c.compute_seconds / kernels);
     }
     mc->launches += kernels;
 }

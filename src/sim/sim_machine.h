@@ -12,8 +12,11 @@
  * compute, whichever bounds the forward. On a CPU (no overlap) the two clocks
  * are one and every cost adds up.
  *
- * The cost of one forward is the roofline: max(bytes / bandwidth, FLOPs /
- * compute) with the bytes = weights streamed + KV cache read.
+ * The cost of one forward is a roofline per phase: the weight matmuls take
+ * max(weight bytes / bandwidth, matmul FLOPs / compute), the attention takes
+ * max(KV cache bytes / bandwidth, attention FLOPs / attention compute), one
+ * after the other. A forward whose bytes fit in the profile's cache streams
+ * at the cache's bandwidth (CPUs; accelerators' models never fit).
  */
 #ifndef AION_SIM_MACHINE_H
 #define AION_SIM_MACHINE_H
@@ -33,11 +36,15 @@ const char *sim_cost_name(int cost); /* "bandwidth", "compute", "launch", "sync"
 /* Device work of one forward of n_tokens on top of ctx cached positions, n_logits rows of logits. */
 typedef struct sim_forward_cost {
     double bytes, flops;
-    double bandwidth_seconds, compute_seconds;
+    double seconds;                            /* device time */
+    double bandwidth_seconds, compute_seconds; /* the parts of it bound by each (they sum to seconds) */
 } sim_forward_cost;
 
 sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits);
-double sim_forward_device_seconds(const sim_forward_cost *c);
+
+/* (query, key) pairs the attention of a forward scores: n_tokens queries over ctx cached positions
+ * plus the batch's own causal triangle. */
+double sim_attention_pairs(int n_tokens, int ctx);
 
 typedef struct sim_machine {
     const sim_hw *hw;

@@ -105,7 +105,6 @@ void sim_cost_curve(const sim_setup *s, int model, bool target, cost_curve *out)
 
 typedef struct request_run {
     const sim_setup *s;
-    const sim_category *cat;
     sim_machine *mc;
     sim_result *r;
     accept_profile spec_acc, lookup_acc;
@@ -282,7 +281,7 @@ static void serve(const sim_setup *s, const sim_workload *w, int policy_id, cons
                   sim_machine *mc, sim_result *r) {
     const sim_request *rq = &w->requests[index];
     const sim_category *cat = &w->cats[rq->category];
-    request_run rr = {.s = s, .cat = cat, .mc = mc, .r = r,
+    request_run rr = {.s = s, .mc = mc, .r = r,
                       .spec_acc = sim_accept_profile(cat->spec_accept, 1),
                       .lookup_acc = sim_accept_profile(cat->lookup_accept, cat->lookup_draft_rate),
                       .rng = (s->seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(index + 1) * 0xD1B54A32D192ED03ull};
