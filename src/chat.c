@@ -16,16 +16,9 @@
 #include <string.h>
 
 #include "chat.h"
+#include "util.h"
 
 static const char *const TEMPLATE_NAMES[CHAT_TMPL_COUNT] = {"chatml", "llama3", "llama2", "mistral", "zephyr"};
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static bool contains(const char *text, size_t len, const char *needle) {
     size_t n = strlen(needle);

@@ -28,6 +28,7 @@
 #include "hf_tokenizer.h"
 #include "quant.h"
 #include "safetensors.h"
+#include "util.h"
 
 #define MAX_DIM (1 << 28) /* any hyper-parameter above this is a broken config, not a model */
 
@@ -53,14 +54,6 @@ typedef struct job {
     size_t err_len;
     char *config_path;
 } job;
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static bool fail(job *j, const char *fmt, ...) {
     va_list ap;

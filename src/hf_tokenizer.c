@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "hf_tokenizer.h"
+#include "util.h"
 
 #define HF_MAX_VOCAB (1 << 24)
 #define HF_MAX_HOLES 65536 /* ids left unused between the given ones */
@@ -65,14 +66,6 @@ typedef struct parser {
     token_map map;
     int n_given; /* vocab + added entries, to bound the holes */
 } parser;
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static bool fail_in(parser *p, const char *file, const char *fmt, ...) {
     char msg[400];

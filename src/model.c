@@ -28,6 +28,7 @@
 #include "quant.h"
 #include "threadpool.h"
 #include "tokenizer.h"
+#include "util.h"
 
 /* A 2D weight in place in the file: n_rows rows of n_cols elements of `type`. */
 typedef struct matrix {
@@ -62,14 +63,6 @@ struct aion_model {
 };
 
 /* ------------------------------------------------------------------ loading */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct loader {
     aion_model *m;
@@ -733,12 +726,6 @@ static bool validate_batch(const aion_ctx *c, const aion_batch *b, char *err, si
     }
     if (expect != next_pos) free(expect);
     return ok;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void embed(aion_ctx *c, const aion_batch *b) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "util.h"
 
 /* The reference implementation refuses headers over 100 MB; so do we (before allocating). */
 #define ST_MAX_HEADER (100u * 1000u * 1000u)
@@ -44,14 +45,6 @@ struct st_file {
     int *by_name; /* tensor indices sorted by name */
     char *names;  /* all names, NUL-separated */
 };
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* Quotes at most 64 bytes of a name from the file, printable ASCII only, so errors stay one line. */
 static const char *printable(char *buf, size_t buf_len, const char *s) {

@@ -24,6 +24,7 @@
 #include "bench/membw.h"
 #include "cpu.h"
 #include "threadpool.h"
+#include "util.h"
 
 #define LINE 64
 #define PAGE 4096
@@ -123,12 +124,6 @@ static void read_worker(void *arg, int ith, int nth) {
     pr->sums[ith] = n ? pr->kernel(p, n) : 0;
 }
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -156,9 +151,9 @@ int membw_measure(aion_threads *t, size_t bytes, int n_runs, membw_result *out, 
     tp_run(t, touch_worker, pr);
     tp_run(t, read_worker, pr); /* untimed: wakes the workers and settles the clocks */
     for (int r = 0; r < n_runs; r++) {
-        double t0 = seconds_now();
+        double t0 = now_seconds();
         tp_run(t, read_worker, pr);
-        gbps[r] = (double)pr->bytes / (seconds_now() - t0) / 1e9;
+        gbps[r] = (double)pr->bytes / (now_seconds() - t0) / 1e9;
     }
     qsort(gbps, (size_t)n_runs, sizeof *gbps, cmp_double);
     out->best_gbps = gbps[n_runs - 1];

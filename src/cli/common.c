@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "util.h"
 
 bool opt_is(const char *arg, const char *short_name, const char *long_name) {
     return (short_name && strcmp(arg, short_name) == 0) || (long_name && strcmp(arg, long_name) == 0);
@@ -134,12 +135,6 @@ char *read_text_file(const char *path, size_t *len) {
     buf[used] = 0;
     if (len) *len = used;
     return buf;
-}
-
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 void progress(const char *label, uint64_t done, uint64_t total) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "aion.h"
+#include "util.h"
 
 /* Option parsing over argv: `opt_is(argv[i], "-n", "--n-predict")` and value getters that
  * print a usage error (and return false) when the value is missing or malformed. */
@@ -27,7 +28,6 @@ const char *default_model_path(const char *name, char *buf, size_t buf_len);
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with a message on stderr. */
 char *read_text_file(const char *path, size_t *len);
 
-double now_seconds(void);
 
 /* Progress on stderr when it is a terminal: "label 37%". done == total ends the line. */
 void progress(const char *label, uint64_t done, uint64_t total);

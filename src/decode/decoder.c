@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "util.h"
 
 struct decoder {
     decode_config cfg;
@@ -59,20 +60,6 @@ int decode_strategy_from_name(const char *name) {
 decode_config decode_default_config(void) {
     return (decode_config){.strategy = DECODE_AR, .draft_max = 7, .ngram_min = 1, .ngram_max = 4,
                            .draft_p_min = 0.0f, .n_buckets = 5, .buckets = {1, 2, 4, 8, 16}};
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    if (!err || !err_len) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
 }
 
 static int largest_bucket(const decode_config *cfg) { return cfg->buckets[cfg->n_buckets - 1]; }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "calibrate.h"
+#include "util.h"
 
 void calib_machine_id(char *buf, size_t buf_len) {
     char model[256] = "unknown-cpu";
@@ -38,12 +39,6 @@ const char *calib_default_path(char *buf, size_t buf_len) {
     if (cache && *cache) snprintf(buf, buf_len, "%s/aion/profile.json", cache);
     else snprintf(buf, buf_len, "%s/.cache/aion/profile.json", home && *home ? home : "/tmp");
     return buf;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -16,6 +16,7 @@
 #include "orch/calibrate.h"
 #include "orch/orch.h"
 #include "orch/probe.h"
+#include "util.h"
 
 #define UNKNOWN_CATEGORY POLICY_MAX_CATEGORIES /* statistics slot of requests without a label */
 #define ONLINE_ALPHA 0.05                      /* per round of evidence */
@@ -39,19 +40,6 @@ struct orch {
     decode_config dc;
     accept_profile lookup_acc[POLICY_MAX_CATEGORIES + 1], spec_acc[POLICY_MAX_CATEGORIES + 1];
 };
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void member_name(member *mb) {
     aion_model_info info;

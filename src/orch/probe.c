@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "probe.h"
+#include "util.h"
 
 struct probe {
     const aion_model *model;
@@ -65,12 +66,6 @@ int probe_label_index(const probe *p, const char *name) {
     for (int i = 0; i < p->n_labels; i++)
         if (strcmp(p->names[i], name) == 0) return i;
     return -1;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Feeds ids at positions from kv_len on, logits of the last one wanted. */

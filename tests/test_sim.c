@@ -1,0 +1,390 @@
+/*
+ * test_sim.c - the accelerator simulator (src/sim/).
+ *
+ * (1) It predicts the machine we have: a cpu-local profile is fitted in this
+ *     run from calibration curves of the reference models, and the decode
+ *     time per token it predicts for each model must be within 15% of a
+ *     separate measurement with aion_forward.
+ * (2) On ascend-910b with 1B/7B shapes the effects the profile's inputs drive
+ *     show up: the small model's advantage is about the bytes ratio,
+ *     fine-grained speculation loses to bucketed speculation (syncs and
+ *     recompiles), bucketed speculation compiles only bucket shapes.
+ * (3) Profiles and traces are validated with clear errors; the timeline
+ *     charges every second to exactly one cause.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "aion.h"
+#include "check.h"
+#include "orch/calibrate.h"
+#include "sim/sim_fit.h"
+#include "sim/sim_replay.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ------------------------------------------------------- (1) validation */
+
+#define DECODE_PROMPT 8
+#define DECODE_STEPS 40
+#define DECODE_PASSES 5
+
+/* Mean over a generation of the per-token decode time (n=1 forwards with logits after a short
+ * prompt), each position's time the median of several passes: a burst of load elsewhere on the
+ * machine moves one pass, not the median. */
+static double measure_decode(aion_model *m, aion_threads *t) {
+    aion_model_info info;
+    aion_model_get_info(m, &info);
+    aion_ctx_params cp = {.n_seq = 1, .n_ctx = info.n_ctx_train, .n_batch = 16};
+    char err[256];
+    aion_ctx *c = aion_ctx_new(m, &cp, err, sizeof err);
+    float *logits = malloc(sizeof(float) * (size_t)info.n_vocab);
+    if (!c || !logits) return aion_ctx_free(c), free(logits), 0;
+    int32_t ids[DECODE_PROMPT + DECODE_STEPS], pos[DECODE_PROMPT];
+    for (int i = 0; i < DECODE_PROMPT + DECODE_STEPS; i++) ids[i] = (int32_t)((i * 7919 + 13) % info.n_vocab);
+    for (int i = 0; i < DECODE_PROMPT; i++) pos[i] = i;
+    double times[DECODE_STEPS][DECODE_PASSES];
+    for (int pass = 0; pass < DECODE_PASSES; pass++) {
+        aion_kv_truncate(c, 0, 0);
+        aion_batch prompt = {DECODE_PROMPT, ids, pos, NULL, NULL};
+        aion_forward(c, t, &prompt, logits, err, sizeof err);
+        for (int s = 0; s < DECODE_STEPS; s++) {
+            int32_t p = DECODE_PROMPT + s;
+            aion_batch b = {1, &ids[DECODE_PROMPT + s], &p, NULL, NULL};
+            double t0 = now_seconds();
+            aion_forward(c, t, &b, logits, err, sizeof err);
+            times[s][pass] = now_seconds() - t0;
+        }
+    }
+    double sum = 0;
+    for (int s = 0; s < DECODE_STEPS; s++) {
+        qsort(times[s], DECODE_PASSES, sizeof times[s][0], cmp_double);
+        sum += times[s][DECODE_PASSES / 2];
+    }
+    free(logits);
+    aion_ctx_free(c);
+    return sum / DECODE_STEPS;
+}
+
+/* The simulator's decode time per token over the same positions: ar, one forward and one sync each. */
+static double predict_decode(const sim_hw *hw, const sim_model *m) {
+    sim_machine mc;
+    sim_machine_init(&mc, hw, hw->execution);
+    for (int s = 0; s < DECODE_STEPS; s++) {
+        sim_machine_forward(&mc, 0, m, 1, DECODE_PROMPT + s, 1);
+        sim_machine_sync(&mc);
+    }
+    return sim_machine_finish(&mc) / DECODE_STEPS;
+}
+
+/* One attempt: fit from fresh curves, then measure decoding. Fills the relative errors. */
+static void fit_and_compare(const char *const *paths, int n, aion_threads *t, const sim_fit_machine *mach,
+                            double *rel_err) {
+    sim_model models[4];
+    cost_curve curves[4];
+    aion_model *loaded[4] = {0};
+    char err[512];
+    decode_config dc = decode_default_config();
+    for (int i = 0; i < n; i++) {
+        CHECK(sim_model_parse(paths[i], &models[i], err, sizeof err) == 0, "%s", err);
+        loaded[i] = aion_model_load(paths[i], err, sizeof err);
+        CHECK(loaded[i] != NULL, "%s", err);
+        if (!loaded[i]) return;
+        CHECK(calib_measure(loaded[i], t, &dc, 15, &curves[i], err, sizeof err) == 0, "%s", err);
+    }
+    sim_fit fit;
+    int rc = sim_fit_local(models, curves, n, mach, &fit, err, sizeof err);
+    CHECK(rc == 0, "%s", err);
+    for (int i = 0; i < n; i++) {
+        double measured = measure_decode(loaded[i], t);
+        double predicted = rc == 0 ? predict_decode(&fit.hw, &models[i]) : 0;
+        rel_err[i] = measured > 0 ? (predicted - measured) / measured : 1;
+        printf("  %s: decode %.2f us/token measured, %.2f us predicted (%+.1f%%)\n", models[i].name, measured * 1e6,
+               predicted * 1e6, 100 * rel_err[i]);
+        aion_model_free(loaded[i]);
+    }
+    if (rc == 0)
+        printf("  fitted: cache %.0f MB at %.1f GB/s, memory %.1f GB/s, matmul %.1f GFLOP/s, attention x%.2f, "
+               "%.3f us/kernel\n",
+               fit.hw.cache_bytes / 1e6, fit.hw.cache_bandwidth / 1e9, fit.hw.bandwidth / 1e9, fit.hw.peak_flops / 1e9,
+               fit.hw.attention_efficiency, fit.hw.launch_seconds * 1e6);
+}
+
+static void test_predicts_this_machine(void) {
+    const char *paths[] = {"tests/data/ref/llama-f32.gguf", "tests/data/ref/llama-q8_0.gguf"};
+    aion_threads *t = aion_threads_new(1); /* one thread: steadier on a shared machine */
+    sim_fit_machine mach;
+    char id[300];
+    sim_fit_probe_machine(t, &mach, id, sizeof id);
+    double rel[2] = {1, 1};
+    /* timing on a shared machine: a burst of load can spoil one attempt, rarely three */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        fit_and_compare(paths, 2, t, &mach, rel);
+        if (fabs(rel[0]) <= 0.15 && fabs(rel[1]) <= 0.15) break;
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK(fabs(rel[i]) <= 0.15, "%s: predicted decode off by %+.1f%%", paths[i], 100 * rel[i]);
+    aion_threads_free(t);
+}
+
+/* ------------------------------------------------------- (2) ascend-910b */
+
+static bool load_setup(sim_setup *s, const char *hw_path, const char *models) {
+    char err[512];
+    sim_hw hw;
+    sim_model m[2];
+    bool ok = sim_hw_load(hw_path, &hw, err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    int n = ok ? sim_model_parse_list(models, m, 2, err, sizeof err) : -1;
+    CHECK(n == 2, "%s", err);
+    if (n != 2) return false;
+    sim_setup_init(s, &hw, &m[0], &m[1]);
+    ok = sim_setup_policies(s, "models/policy.json", "models/policy-paper.json", err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    return ok;
+}
+
+static bool default_workload(sim_workload *w, int n) {
+    char err[256];
+    sim_workload_defaults(w);
+    bool ok = sim_workload_set_mix(w, "code:0.3,math:0.25,qa:0.25,chat:0.2", err, sizeof err) == 0 &&
+              sim_workload_generate(w, n, 1, err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    return ok;
+}
+
+static void run_all(const sim_setup *s, const sim_workload *w, sim_result *res) {
+    for (int p = 0; p < SIM_N_POLICIES; p++) {
+        CHECK(sim_run_policy(s, w, p, &res[p]) == 0 && res[p].ran, "%s did not run", sim_policy_name(p));
+        double sum = 0;
+        for (int c = 0; c < SIM_N_COSTS; c++) sum += res[p].split[c];
+        CHECK_NEAR(sum, res[p].seconds, 1e-9 * res[p].seconds, "the split sums to the wall time");
+        CHECK(res[p].output_tokens > 0, "%s produced nothing", sim_policy_name(p));
+    }
+}
+
+static double forward_bytes(const sim_model *m) { return m->layer_bytes + m->output_bytes; }
+
+static bool is_bucket(const decode_config *dc, int n) {
+    for (int i = 0; i < dc->n_buckets; i++)
+        if (dc->buckets[i] == n) return true;
+    return false;
+}
+
+static void test_ascend_effects(void) {
+    sim_setup s;
+    sim_workload w;
+    sim_result res[SIM_N_POLICIES];
+    if (!load_setup(&s, "sim/hw/ascend-910b.json", "tinyllama-1.1b,llama-7b") || !default_workload(&w, 100)) return;
+    run_all(&s, &w, res);
+    /* bandwidth ratio -> the small model's advantage (overheads per token shave a little off) */
+    double bytes_ratio = forward_bytes(&s.models[SIM_LARGE]) / forward_bytes(&s.models[SIM_SMALL]);
+    double speed_ratio = sim_result_steady_tokens_per_second(&res[SIM_STATIC_SMALL]) /
+                         sim_result_steady_tokens_per_second(&res[SIM_STATIC_LARGE]);
+    printf("  static-small / static-large: %.2fx (bytes ratio %.2f)\n", speed_ratio, bytes_ratio);
+    CHECK(speed_ratio > 0.75 * bytes_ratio && speed_ratio <= bytes_ratio, "%.2f vs bytes %.2f", speed_ratio, bytes_ratio);
+    /* sync and compile costs -> fine-grained speculation loses to bucketed */
+    const sim_result *fine = &res[SIM_SPEC_FINE], *bucketed = &res[SIM_SPEC_BUCKETED];
+    printf("  spec-fine %.1f tok/s (%ld syncs, %ld compiles), spec-bucketed %.1f tok/s (%ld syncs, %ld compiles)\n",
+           sim_result_tokens_per_second(fine), fine->syncs, fine->compiles, sim_result_tokens_per_second(bucketed),
+           bucketed->syncs, bucketed->compiles);
+    CHECK(sim_result_tokens_per_second(fine) < sim_result_tokens_per_second(bucketed), "fine-grained should lose");
+    CHECK(fine->syncs > 2 * bucketed->syncs, "a sync per drafted token");
+    CHECK(fine->split[SIM_COST_SYNC] > bucketed->split[SIM_COST_SYNC], "more time in syncs");
+    CHECK(fine->compiles > bucketed->compiles, "every draft length is a new shape");
+    CHECK(fine->compiled[SIM_LARGE][3], "fine-grained verifies 1 + 2 drafts as its own shape");
+    /* bucketed speculation compiles only shapes of the bucket set (and the prefill chunk) */
+    for (int m = 0; m < SIM_MAX_MODELS; m++) {
+        int decode_shapes = 0;
+        for (int n = 1; n <= SIM_MAX_SHAPE; n++) {
+            if (!bucketed->compiled[m][n] || n == s.prefill_chunk) continue;
+            CHECK(is_bucket(&s.dc, n), "bucketed speculation compiled shape %d", n);
+            decode_shapes++;
+        }
+        CHECK(decode_shapes <= s.dc.n_buckets, "%d decode shapes for %d buckets", decode_shapes, s.dc.n_buckets);
+    }
+    /* the routed policies run the project's policy files and cost model */
+    CHECK(res[SIM_AIO].routed_small > 0 && res[SIM_AIO].routed_small < res[SIM_AIO].requests, "A-IO routes both ways");
+    CHECK(res[SIM_PAPER].routed_small > 0, "the paper's policy routes code and chat to the small model");
+    sim_workload_free(&w);
+}
+
+/* The same comparison with the costs that drive it taken away: fine-grained speculation drafts no
+ * wasted tokens, so without syncs and compiles it is the faster one. */
+static void test_inputs_drive_effects(void) {
+    sim_setup s;
+    sim_workload w;
+    sim_result res[SIM_N_POLICIES];
+    if (!load_setup(&s, "sim/hw/ascend-910b.json", "tinyllama-1.1b,llama-7b") || !default_workload(&w, 40)) return;
+    s.hw.sync_seconds = s.hw.graph_launch_seconds = s.hw.compile_seconds = 0;
+    CHECK(sim_run_policy(&s, &w, SIM_SPEC_FINE, &res[SIM_SPEC_FINE]) == 0, "spec-fine runs");
+    CHECK(sim_run_policy(&s, &w, SIM_SPEC_BUCKETED, &res[SIM_SPEC_BUCKETED]) == 0, "spec-bucketed runs");
+    CHECK(sim_result_tokens_per_second(&res[SIM_SPEC_FINE]) > sim_result_tokens_per_second(&res[SIM_SPEC_BUCKETED]),
+          "without sync and compile costs fine-grained wins");
+    /* memory-bound: twice the bandwidth, about twice the decode speed */
+    sim_hw hw = s.hw;
+    sim_model small = s.models[SIM_SMALL], large = s.models[SIM_LARGE];
+    hw.sync_seconds = 150e-6, hw.graph_launch_seconds = 100e-6, hw.compile_seconds = 0;
+    sim_setup_init(&s, &hw, &small, &large);
+    CHECK(sim_run_policy(&s, &w, SIM_STATIC_LARGE, &res[0]) == 0, "static-large runs");
+    s.hw.bandwidth *= 2;
+    CHECK(sim_run_policy(&s, &w, SIM_STATIC_LARGE, &res[1]) == 0, "static-large runs");
+    double gain = sim_result_tokens_per_second(&res[1]) / sim_result_tokens_per_second(&res[0]);
+    CHECK(gain > 1.8 && gain <= 2.0, "bandwidth x2 gives x%.2f", gain);
+    /* eager execution compiles nothing and reads the same bytes */
+    s.exec = SIM_EXEC_EAGER;
+    CHECK(sim_run_policy(&s, &w, SIM_STATIC_LARGE, &res[2]) == 0, "eager runs");
+    CHECK(res[2].compiles == 0 && res[2].split[SIM_COST_COMPILE] == 0, "eager compiles nothing");
+    CHECK_NEAR(res[2].bytes_read / res[1].bytes_read, 1, 0.02, "eager reads the bytes graph mode does");
+    sim_workload_free(&w);
+}
+
+/* ------------------------------------------------------- (3) validation of inputs */
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = calloc(1, 1 << 16);
+    if (text) fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return text;
+}
+
+/* The profile text with one key removed (top level, or inside "sources"), or one value replaced. */
+static char *profile_variant(const char *text, const char *remove, const char *remove_source, const char *set_key,
+                             double set_value) {
+    cJSON *root = cJSON_Parse(text);
+    if (remove) cJSON_DeleteItemFromObjectCaseSensitive(root, remove);
+    if (remove_source) cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItem(root, "sources"), remove_source);
+    if (set_key) cJSON_ReplaceItemInObjectCaseSensitive(root, set_key, cJSON_CreateNumber(set_value));
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+static void expect_profile_error(const char *text, const char *needle) {
+    sim_hw hw;
+    char err[512] = "";
+    CHECK(sim_hw_parse(text, "x.json", &hw, err, sizeof err) < 0, "accepted a profile that should fail (%s)", needle);
+    CHECK(strstr(err, needle) && strncmp(err, "x.json: ", 8) == 0 && !strchr(err, '\n'), "error '%s' lacks '%s'",
+          err, needle);
+}
+
+static void test_profiles(void) {
+    const char *names[] = {"sim/hw/ascend-910b.json", "sim/hw/h200.json", "sim/hw/cpu-local.json"};
+    char err[512];
+    for (int i = 0; i < 3; i++) {
+        sim_hw hw;
+        CHECK(sim_hw_load(names[i], &hw, err, sizeof err) == 0, "%s", err);
+    }
+    char *text = read_all("sim/hw/ascend-910b.json");
+    CHECK(text != NULL, "cannot read the ascend profile");
+    if (!text) return;
+    char *v;
+    expect_profile_error(v = profile_variant(text, "sync_us", NULL, NULL, 0), "missing field \"sync_us\""), free(v);
+    expect_profile_error(v = profile_variant(text, "memory_bandwidth_GBps", NULL, NULL, 0), "memory_bandwidth_GBps"),
+        free(v);
+    expect_profile_error(v = profile_variant(text, NULL, "peak_TFLOPS", NULL, 0), "sources.peak_TFLOPS"), free(v);
+    expect_profile_error(v = profile_variant(text, "sources", NULL, NULL, 0), "\"sources\""), free(v);
+    expect_profile_error(v = profile_variant(text, NULL, NULL, "bandwidth_efficiency", 1.5), "bandwidth_efficiency"),
+        free(v);
+    expect_profile_error(v = profile_variant(text, NULL, NULL, "cache_MB", 16), "cache_bandwidth_GBps"), free(v);
+    expect_profile_error(v = profile_variant(text, "execution", NULL, NULL, 0), "\"execution\""), free(v);
+    expect_profile_error("[1, 2]", "not a JSON object");
+    /* what fit-local writes reads back the same */
+    sim_hw hw, back;
+    CHECK(sim_hw_parse(text, "ascend", &hw, err, sizeof err) == 0, "%s", err);
+    const char *sources[SIM_HW_MAX_FIELDS];
+    for (int i = 0; i < sim_hw_n_fields(); i++) sources[i] = "test";
+    char path[] = "/tmp/aion-test-sim-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    CHECK(sim_hw_write(path, &hw, "round trip", sources, err, sizeof err) == 0, "%s", err);
+    CHECK(sim_hw_load(path, &back, err, sizeof err) == 0, "%s", err);
+    CHECK_NEAR(back.bandwidth, hw.bandwidth, 1e-3, "bandwidth survives a round trip");
+    CHECK_NEAR(back.sync_seconds, hw.sync_seconds, 1e-12, "sync survives a round trip");
+    unlink(path);
+    free(text);
+}
+
+static void test_models(void) {
+    sim_model m[3];
+    char err[512];
+    CHECK(sim_model_parse("llama-7b", &m[0], err, sizeof err) == 0, "%s", err);
+    CHECK_NEAR(forward_bytes(&m[0]) / 1e9, 13.2, 0.2, "llama-7b streams 13.2 GB per token in f16");
+    CHECK(sim_model_parse("llama-7b:q8_0", &m[1], err, sizeof err) == 0, "%s", err);
+    CHECK_NEAR(forward_bytes(&m[1]) / forward_bytes(&m[0]), 34.0 / 64, 1e-6, "q8_0 is 34 bytes per 32 weights");
+    CHECK(sim_model_parse_list("2,64,4,2,160,320,4,tests/data/ref/llama-f32.gguf", m, 3, err, sizeof err) == 2, "%s",
+          err);
+    CHECK(m[0].n_layer == 2 && m[0].n_vocab == 320 && m[0].bytes_per_weight == 4, "explicit dimensions");
+    CHECK(m[1].n_layer == 2 && m[1].n_embd == 64 && m[1].layer_bytes > 0, "a GGUF file");
+    CHECK(sim_model_parse("llama-9000b", &m[0], err, sizeof err) < 0 && strstr(err, "llama-9000b"), "unknown: %s", err);
+    CHECK(sim_model_parse("2,64,3,2,160,320,4", &m[0], err, sizeof err) < 0 && strstr(err, "inconsistent"), "%s", err);
+}
+
+static void test_trace(void) {
+    char path[] = "/tmp/aion-test-trace-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    /* two requests as `aio bench mixed --trace` writes them; spec accepts 1.533 of 3 drafts per round
+     * (a = 0.7): 10 rounds -> 15.33 accepted, output 1 + 10 + 15.33 */
+    fprintf(f, "{\"config\":\"static-small\",\"id\":\"c1\",\"category\":\"code\",\"model\":\"aio-small\",\"prompt_tokens\":40,"
+               "\"output_tokens\":30,\"drafted\":0,\"accepted\":0}\n"
+               "{\"config\":\"static-large\",\"id\":\"c1\",\"category\":\"code\",\"model\":\"aio-large\",\"prompt_tokens\":40,"
+               "\"output_tokens\":26,\"drafted\":0,\"accepted\":0}\n"
+               "\n"
+               "{\"config\":\"large+spec\",\"id\":\"c1\",\"category\":\"code\",\"model\":\"aio-large\",\"phases\":\"spec:3@0\","
+               "\"prompt_tokens\":40,\"output_tokens\":26.33,\"drafted\":30,\"accepted\":15.33}\n"
+               "{\"config\":\"aio-policy\",\"id\":\"m1\",\"category\":\"math\",\"probed\":\"qa\",\"confidence\":0.5,"
+               "\"model\":\"aio-large\",\"prompt_tokens\":12,\"output_tokens\":9,\"drafted\":0,\"accepted\":0}\n");
+    fclose(f);
+    sim_workload w;
+    char err[512];
+    sim_workload_defaults(&w);
+    CHECK(sim_workload_load_trace(&w, path, err, sizeof err) == 0, "%s", err);
+    CHECK(w.n_requests == 2, "%d requests", w.n_requests);
+    if (w.n_requests == 2) {
+        CHECK(w.requests[0].output_small == 30 && w.requests[0].output_large == 26, "outputs per model");
+        CHECK(w.requests[1].probed == sim_workload_category(&w, "qa") && w.requests[1].confidence == 0.5f, "probe");
+        CHECK_NEAR(w.cats[sim_workload_category(&w, "code")].spec_accept, 0.7, 0.01, "acceptance from the spec row");
+    }
+    sim_workload_free(&w);
+    f = fopen(path, "w");
+    fprintf(f, "{\"config\":\"a\",\"id\":\"1\",\"category\":\"code\",\"prompt_tokens\":1,\"output_tokens\":1,"
+               "\"drafted\":0,\"accepted\":0}\n{\"config\":\"a\",\"id\":\"2\",\"category\":\"code\",\"output_tokens\":1}\n");
+    fclose(f);
+    sim_workload_defaults(&w);
+    CHECK(sim_workload_load_trace(&w, path, err, sizeof err) < 0 && strstr(err, ":2: ") && strstr(err, "prompt_tokens"),
+          "a row without prompt_tokens: '%s'", err);
+    unlink(path);
+    CHECK_NEAR(sim_accept_solve(0.7 + 0.49 + 0.343, 3), 0.7, 1e-6, "acceptance solve");
+    sim_workload_defaults(&w);
+    CHECK(sim_workload_set_mix(&w, "code:1,poetry:1", err, sizeof err) < 0 && strstr(err, "poetry"), "%s", err);
+}
+
+int main(void) {
+    printf("(3) inputs are validated\n");
+    test_profiles();
+    test_models();
+    test_trace();
+    printf("(2) ascend-910b, 1B/7B shapes\n");
+    test_ascend_effects();
+    test_inputs_drive_effects();
+    printf("(1) the fitted cpu-local profile predicts decoding here\n");
+    test_predicts_this_machine();
+    return check_done();
+}
