@@ -25,12 +25,7 @@
 #include "orch/calibrate.h"
 #include "sim/sim_fit.h"
 #include "sim/sim_replay.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -124,6 +119,18 @@ static void fit_and_compare(const char *const *paths, int n, aion_threads *t, co
                fit.hw.attention_efficiency, fit.hw.launch_seconds * 1e6);
 }
 
+/* Sanitizers slow memory accesses unevenly: timings under them say nothing about the machine. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TIMING_IS_MEANINGFUL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TIMING_IS_MEANINGFUL 0
+#endif
+#endif
+#ifndef TIMING_IS_MEANINGFUL
+#define TIMING_IS_MEANINGFUL 1
+#endif
+
 static void test_predicts_this_machine(void) {
     const char *paths[] = {"tests/data/ref/llama-f32.gguf", "tests/data/ref/llama-q8_0.gguf"};
     aion_threads *t = aion_threads_new(1); /* one thread: steadier on a shared machine */
@@ -131,13 +138,18 @@ static void test_predicts_this_machine(void) {
     char id[300];
     sim_fit_probe_machine(t, &mach, id, sizeof id);
     double rel[2] = {1, 1};
-    /* timing on a shared machine: a burst of load can spoil one attempt, rarely three */
-    for (int attempt = 0; attempt < 3; attempt++) {
+    /* timing on a shared machine: a burst of load can spoil one attempt (a tenth of a second), rarely five */
+    for (int attempt = 0; attempt < 5; attempt++) {
         fit_and_compare(paths, 2, t, &mach, rel);
         if (fabs(rel[0]) <= 0.15 && fabs(rel[1]) <= 0.15) break;
     }
-    for (int i = 0; i < 2; i++)
-        CHECK(fabs(rel[i]) <= 0.15, "%s: predicted decode off by %+.1f%%", paths[i], 100 * rel[i]);
+    for (int i = 0; i < 2; i++) {
+        if (TIMING_IS_MEANINGFUL)
+            CHECK(fabs(rel[i]) <= 0.15, "%s: predicted decode off by %+.1f%%", paths[i], 100 * rel[i]);
+        else
+            CHECK(isfinite(rel[i]), "%s: no prediction", paths[i]);
+    }
+    if (!TIMING_IS_MEANINGFUL) printf("  (sanitizer build: the 15%% tolerance is not checked)\n");
     aion_threads_free(t);
 }
 

@@ -281,7 +281,7 @@ static int build_setup(const sim_opts *o, sim_setup *s, char *err, size_t err_le
     sim_model models[3];
     int n = sim_model_parse_list(o->models, models, 3, err, err_len);
     if (n < 0) return -1;
-    if (n != 2) return snprintf(err, err_len, "--models needs exactly two models, SMALL,LARGE (got %d)", n), -1;
+    if (n != 2) return set_err(err, err_len, "--models needs exactly two models, SMALL,LARGE (got %d)", n), -1;
     sim_setup_init(s, &hw, &models[0], &models[1]);
     if (o->mode) s->exec = strcmp(o->mode, "graph") == 0 ? SIM_EXEC_GRAPH : SIM_EXEC_EAGER;
     s->spec_k = o->spec_k;
@@ -405,9 +405,9 @@ static int fit_local(int argc, char **argv) {
         rc = measure_model(o.paths[i], t, o.repeats, &models[i], &curves[i], err, sizeof err) < 0 ? 1 : 0;
     }
     sim_fit_machine mach;
-    sim_fit_probe_machine(t, &mach, id, sizeof id);
+    if (rc == 0) sim_fit_probe_machine(t, &mach, id, sizeof id);
     aion_threads_free(t);
-    sim_fit fit;
+    sim_fit fit = {0};
     if (rc == 0 && sim_fit_local(models, curves, o.n_paths, &mach, &fit, err, sizeof err) < 0) rc = 1;
     const char *sources[SIM_HW_MAX_FIELDS];
     for (int i = 0; i < sim_hw_n_fields(); i++) sources[i] = fit.sources[i];

@@ -46,17 +46,19 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Median seconds of a forward of n tokens on top of ctx_len cached ones. */
+/* Median seconds of a forward of n tokens on top of ctx_len cached ones, with logits for every
+ * token as a verification wants them (the output matrix is part of the cost). */
 static int time_forward(aion_ctx *c, aion_threads *t, const int32_t *ids, int ctx_len, int n, int repeats,
-                        double *out, char *err, size_t err_len) {
+                        float *logits, double *out, char *err, size_t err_len) {
     int32_t pos[64];
+    int8_t want[64];
     double runs[16];
     if (repeats > 16) repeats = 16;
-    for (int i = 0; i < n; i++) pos[i] = ctx_len + i;
+    for (int i = 0; i < n; i++) pos[i] = ctx_len + i, want[i] = 1;
     for (int r = 0; r < repeats; r++) {
-        aion_batch b = {n, ids + ctx_len, pos, NULL, NULL};
+        aion_batch b = {n, ids + ctx_len, pos, NULL, want};
         double t0 = now_seconds();
-        if (aion_forward(c, t, &b, NULL, err, err_len) < 0) return -1;
+        if (aion_forward(c, t, &b, logits, err, err_len) < 0) return -1;
         runs[r] = now_seconds() - t0;
         aion_kv_truncate(c, 0, ctx_len);
     }
@@ -79,9 +81,11 @@ int calib_measure(const aion_model *m, aion_threads *t, const decode_config *dc,
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = info.n_ctx_train, .n_batch = 512};
     aion_ctx *c = aion_ctx_new(m, &cp, err, err_len);
     int32_t *ids = malloc((size_t)info.n_ctx_train * sizeof *ids);
-    if (!c || !ids) {
+    float *logits = malloc((size_t)max_size * info.n_vocab * sizeof *logits);
+    if (!c || !ids || !logits) {
         aion_ctx_free(c);
         free(ids);
+        free(logits);
         return -1;
     }
     uint64_t seed = 42;
@@ -100,10 +104,12 @@ int calib_measure(const aion_model *m, aion_threads *t, const decode_config *dc,
             rc = aion_forward(c, t, &b, NULL, err, err_len) < 0 ? -1 : 0;
         }
         for (int i = 0; i < out->n_sizes && rc == 0; i++)
-            rc = time_forward(c, t, ids, out->ctx[j], out->sizes[i], repeats, &out->seconds[j][i], err, err_len);
+            rc = time_forward(c, t, ids, out->ctx[j], out->sizes[i], repeats, logits, &out->seconds[j][i], err,
+                              err_len);
     }
     aion_ctx_free(c);
     free(ids);
+    free(logits);
     return rc;
 }
 

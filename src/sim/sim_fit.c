@@ -25,6 +25,7 @@
 #include "orch/calibrate.h"
 #include "sim/sim_fit.h"
 #include "sim/sim_machine.h"
+#include "util.h"
 
 #define CPU_KV_BYTES 4.0 /* src/model.c keeps the KV cache in f32 */
 
@@ -158,10 +159,10 @@ static void fill_fixed(sim_fit *f, const sim_fit_machine *mach) {
 }
 
 static int check_curves(const sim_model *models, const cost_curve *curves, int n, char *err, size_t err_len) {
-    if (n < 1 || n > SIM_FIT_MAX_MODELS) return snprintf(err, err_len, "fit: 1..%d models", SIM_FIT_MAX_MODELS), -1;
+    if (n < 1 || n > SIM_FIT_MAX_MODELS) return set_err(err, err_len, "fit: 1..%d models", SIM_FIT_MAX_MODELS), -1;
     for (int i = 0; i < n; i++)
         if (curves[i].n_sizes < 3 || curves[i].n_ctx < 2 || curves[i].sizes[0] != 1)
-            return snprintf(err, err_len, "fit: the curve of %s needs n=1, two more sizes and two contexts",
+            return set_err(err, err_len, "fit: the curve of %s needs n=1, two more sizes and two contexts",
                             models[i].name),
                    -1;
     return 0;
@@ -209,7 +210,7 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
     double attention = fit_attention(models, curves, n);
     double matmul = fit_matmul(models, curves, n, attention);
     if (!(matmul > 0))
-        return snprintf(err, err_len, "fit: forward time does not grow with the tokens (noisy measurement?)"), -1;
+        return set_err(err, err_len, "fit: forward time does not grow with the tokens (noisy measurement?)"), -1;
     if (!(attention > 0)) attention = matmul; /* the context did not cost anything measurable */
     for (int i = 0; i < n; i++) out->memory_bound[i] = is_memory_bound(&models[i], &curves[i], matmul, attention);
     out->hw.peak_flops = matmul;
@@ -217,7 +218,7 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
     out->hw.launch_seconds = fit_overhead(models, curves, n, out, matmul, attention);
     fit_levels(models, curves, n, machine, out, matmul, attention);
     if (!(out->hw.bandwidth > 0))
-        return snprintf(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
+        return set_err(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
                -1;
     set_source(out, "peak_TFLOPS", "fitted on %s: 2 x layer parameters / marginal seconds per token between the two "
                                    "largest calibrated sizes (their attention removed)", machine->id);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim/sim_hw.h"
+#include "util.h"
 
 typedef struct hw_field {
     const char *key;
@@ -63,10 +64,10 @@ static double field_value(const sim_hw *hw, const hw_field *f) {
 static int parse_number(const cJSON *root, const hw_field *f, const char *src, sim_hw *out, char *err,
                         size_t err_len) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, f->key);
-    if (!v) return snprintf(err, err_len, "%s: missing field \"%s\" (%s)", src, f->key, f->what), -1;
+    if (!v) return set_err(err, err_len, "%s: missing field \"%s\" (%s)", src, f->key, f->what), -1;
     bool below = f->lo_open ? v->valuedouble <= f->lo : v->valuedouble < f->lo;
     if (!cJSON_IsNumber(v) || below || v->valuedouble > f->hi)
-        return snprintf(err, err_len, "%s: \"%s\" must be a number in %s%g, %g] (%s)", src, f->key,
+        return set_err(err, err_len, "%s: \"%s\" must be a number in %s%g, %g] (%s)", src, f->key,
                         f->lo_open ? "(" : "[", f->lo, f->hi, f->what),
                -1;
     *field_ptr(out, f) = v->valuedouble * f->scale;
@@ -76,20 +77,20 @@ static int parse_number(const cJSON *root, const hw_field *f, const char *src, s
 static int parse_strings(const cJSON *root, const char *src, sim_hw *out, char *err, size_t err_len) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof out->name)
-        return snprintf(err, err_len, "%s: \"name\" must be a non-empty string under 64 bytes", src), -1;
+        return set_err(err, err_len, "%s: \"name\" must be a non-empty string under 64 bytes", src), -1;
     snprintf(out->name, sizeof out->name, "%s", name->valuestring);
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
     if (!cJSON_IsString(kind) || (strcmp(kind->valuestring, "gpu") && strcmp(kind->valuestring, "npu") &&
                                   strcmp(kind->valuestring, "cpu")))
-        return snprintf(err, err_len, "%s: \"kind\" must be \"gpu\", \"npu\" or \"cpu\"", src), -1;
+        return set_err(err, err_len, "%s: \"kind\" must be \"gpu\", \"npu\" or \"cpu\"", src), -1;
     snprintf(out->kind, sizeof out->kind, "%s", kind->valuestring);
     const cJSON *exec = cJSON_GetObjectItemCaseSensitive(root, "execution");
     if (!cJSON_IsString(exec) || (strcmp(exec->valuestring, "graph") && strcmp(exec->valuestring, "eager")))
-        return snprintf(err, err_len, "%s: \"execution\" must be \"graph\" or \"eager\"", src), -1;
+        return set_err(err, err_len, "%s: \"execution\" must be \"graph\" or \"eager\"", src), -1;
     out->execution = strcmp(exec->valuestring, "graph") == 0 ? SIM_EXEC_GRAPH : SIM_EXEC_EAGER;
     const cJSON *overlap = cJSON_GetObjectItemCaseSensitive(root, "host_overlap");
     if (!cJSON_IsBool(overlap))
-        return snprintf(err, err_len, "%s: \"host_overlap\" must be true or false (does the host enqueue work "
+        return set_err(err, err_len, "%s: \"host_overlap\" must be true or false (does the host enqueue work "
                                       "while the device runs?)", src),
                -1;
     out->host_overlap = cJSON_IsTrue(overlap);
@@ -100,11 +101,11 @@ static int parse_strings(const cJSON *root, const char *src, sim_hw *out, char *
 static int check_sources(const cJSON *root, const char *src, char *err, size_t err_len) {
     const cJSON *sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
     if (!cJSON_IsObject(sources))
-        return snprintf(err, err_len, "%s: missing object \"sources\" (where each value comes from)", src), -1;
+        return set_err(err, err_len, "%s: missing object \"sources\" (where each value comes from)", src), -1;
     for (int i = 0; i < N_FIELDS; i++) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(sources, FIELDS[i].key);
         if (!cJSON_IsString(s) || !s->valuestring[0])
-            return snprintf(err, err_len, "%s: sources.%s: missing (say where the value comes from)", src,
+            return set_err(err, err_len, "%s: sources.%s: missing (say where the value comes from)", src,
                             FIELDS[i].key),
                    -1;
     }
@@ -116,13 +117,13 @@ int sim_hw_parse(const char *json_text, const char *source_name, sim_hw *out, ch
     cJSON *root = cJSON_Parse(json_text);
     int rc = 0;
     if (!cJSON_IsObject(root)) {
-        snprintf(err, err_len, "%s: not a JSON object", source_name);
+        set_err(err, err_len, "%s: not a JSON object", source_name);
         rc = -1;
     }
     if (rc == 0) rc = parse_strings(root, source_name, out, err, err_len);
     for (int i = 0; i < N_FIELDS && rc == 0; i++) rc = parse_number(root, &FIELDS[i], source_name, out, err, err_len);
     if (rc == 0 && out->cache_bytes > 0 && !(out->cache_bandwidth > 0)) {
-        snprintf(err, err_len, "%s: \"cache_bandwidth_GBps\" must be positive when \"cache_MB\" is", source_name);
+        set_err(err, err_len, "%s: \"cache_bandwidth_GBps\" must be positive when \"cache_MB\" is", source_name);
         rc = -1;
     }
     if (rc == 0) rc = check_sources(root, source_name, err, err_len);
@@ -149,7 +150,7 @@ static char *read_small_file(const char *path) {
 int sim_hw_load(const char *path, sim_hw *out, char *err, size_t err_len) {
     char *text = read_small_file(path);
     if (!text)
-        return snprintf(err, err_len, "%s: cannot read the hardware profile (missing, unreadable or over 1 MiB)",
+        return set_err(err, err_len, "%s: cannot read the hardware profile (missing, unreadable or over 1 MiB)",
                         path),
                -1;
     int rc = sim_hw_parse(text, path, out, err, err_len);
@@ -174,7 +175,7 @@ int sim_hw_write(const char *path, const sim_hw *hw, const char *description, co
     FILE *f = text ? fopen(path, "w") : NULL;
     bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
     if (f) ok = fclose(f) == 0 && ok;
-    if (!ok) snprintf(err, err_len, "%s: cannot write the hardware profile: %s", path, strerror(errno));
+    if (!ok) set_err(err, err_len, "%s: cannot write the hardware profile: %s", path, strerror(errno));
     free(text);
     return ok ? 0 : -1;
 }

@@ -16,6 +16,7 @@
 #include "bench/synth.h"
 #include "quant.h"
 #include "sim/sim_model.h"
+#include "util.h"
 
 #define DEFAULT_SHAPE_BYTES_PER_WEIGHT 2.0 /* f16/bf16: what accelerators serve */
 
@@ -28,12 +29,12 @@ static void count_params(sim_model *m) {
 static int check_dims(const sim_model *m, const char *spec, char *err, size_t err_len) {
     if (m->n_layer < 1 || m->n_embd < 1 || m->n_head < 1 || m->n_head_kv < 1 || m->n_ff < 1 || m->n_vocab < 1 ||
         m->n_embd % m->n_head != 0 || m->n_head % m->n_head_kv != 0)
-        return snprintf(err, err_len, "%s: inconsistent dimensions (layers, embedding, heads, kv heads, "
+        return set_err(err, err_len, "%s: inconsistent dimensions (layers, embedding, heads, kv heads, "
                                       "feed-forward, vocabulary must be positive; heads divide the embedding, kv "
                                       "heads divide the heads)", spec),
                -1;
     if (!(m->bytes_per_weight >= 0.1 && m->bytes_per_weight <= 8))
-        return snprintf(err, err_len, "%s: bytes per weight must be in [0.1, 8]", spec), -1;
+        return set_err(err, err_len, "%s: bytes per weight must be in [0.1, 8]", spec), -1;
     return 0;
 }
 
@@ -54,7 +55,7 @@ static int from_shape_name(const char *spec, sim_model *out, char *err, size_t e
         *colon = 0;
         int type = quant_type_from_name(colon + 1);
         if (type < 0 || !synth_type_supported(type))
-            return snprintf(err, err_len, "%s: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0)", spec,
+            return set_err(err, err_len, "%s: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0)", spec,
                             colon + 1),
                    -1;
         bpw = (double)quant_block_bytes(type) / (double)quant_block_elems(type);
@@ -73,10 +74,10 @@ static int from_dims(const char *spec, sim_model *out, char *err, size_t err_len
     int used = 0;
     if (sscanf(spec, "%lf,%lf,%lf,%lf,%lf,%lf,%lf%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &used) != 7 ||
         spec[used] != 0)
-        return snprintf(err, err_len, "%s: expected L,E,H,HKV,FF,V,BYTES_PER_WEIGHT", spec), -1;
+        return set_err(err, err_len, "%s: expected L,E,H,HKV,FF,V,BYTES_PER_WEIGHT", spec), -1;
     for (int i = 0; i < 6; i++)
         if (v[i] != (int)v[i] || v[i] > 1e7)
-            return snprintf(err, err_len, "%s: the six dimensions must be whole numbers", spec), -1;
+            return set_err(err, err_len, "%s: the six dimensions must be whole numbers", spec), -1;
     *out = (sim_model){.n_layer = (int)v[0], .n_embd = (int)v[1], .n_head = (int)v[2], .n_head_kv = (int)v[3],
                        .n_ff = (int)v[4], .n_vocab = (int)v[5], .bytes_per_weight = v[6]};
     snprintf(out->name, sizeof out->name, "L%d-E%d", out->n_layer, out->n_embd);
@@ -108,7 +109,7 @@ static int from_gguf(const char *path, sim_model *out, char *err, size_t err_len
 }
 
 int sim_model_parse(const char *spec, sim_model *out, char *err, size_t err_len) {
-    if (!spec || !*spec) return snprintf(err, err_len, "empty model description"), -1;
+    if (!spec || !*spec) return set_err(err, err_len, "empty model description"), -1;
     if (isdigit((unsigned char)spec[0]) && strchr(spec, ',')) return from_dims(spec, out, err, err_len);
     int rc = from_shape_name(spec, out, err, err_len);
     if (rc <= 0) return rc;
@@ -118,7 +119,7 @@ int sim_model_parse(const char *spec, sim_model *out, char *err, size_t err_len)
         for (int i = 0; i < synth_n_shapes(); i++)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
                      synth_shape_at(i)->name);
-        return snprintf(err, err_len, "%s: neither a GGUF file nor a known shape (%s; or L,E,H,HKV,FF,V,BPW)", spec,
+        return set_err(err, err_len, "%s: neither a GGUF file nor a known shape (%s; or L,E,H,HKV,FF,V,BPW)", spec,
                         names),
                -1;
     }
@@ -145,7 +146,7 @@ int sim_model_parse_list(const char *list, sim_model *out, int max, char *err, s
             end += strcspn(end, ",");
             if (i + 1 < items && *end == ',') end++;
         }
-        if (n == max) return snprintf(err, err_len, "%s: more than %d models", list, max), -1;
+        if (n == max) return set_err(err, err_len, "%s: more than %d models", list, max), -1;
         char spec[1024];
         snprintf(spec, sizeof spec, "%.*s", (int)(end - p), p);
         if (sim_model_parse(spec, &out[n], err, err_len) < 0) return -1;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sim/sim_workload.h"
+#include "util.h"
 
 /* Illustrative defaults (sim/README.md): 1B -> 7B drafters accept 0.6-0.8 per position in published
  * speculative decoding results; prompt lookup pays off where answers copy the prompt (code, qa). */
@@ -56,15 +57,15 @@ int sim_workload_set_mix(sim_workload *w, const char *mix, char *err, size_t err
         double share;
         int used = 0;
         if (sscanf(p, "%23[^:,]:%lf%n", name, &share, &used) != 2 || (p[used] != ',' && p[used] != 0))
-            return snprintf(err, err_len, "--mix %s: expected CATEGORY:SHARE,... (e.g. code:0.3,math:0.7)", mix), -1;
+            return set_err(err, err_len, "--mix %s: expected CATEGORY:SHARE,... (e.g. code:0.3,math:0.7)", mix), -1;
         int c = sim_workload_category(w, name);
-        if (c < 0) return snprintf(err, err_len, "--mix: unknown category '%s' (code, math, qa, chat)", name), -1;
-        if (!(share >= 0 && share <= 1e6)) return snprintf(err, err_len, "--mix: share of %s must be >= 0", name), -1;
+        if (c < 0) return set_err(err, err_len, "--mix: unknown category '%s' (code, math, qa, chat)", name), -1;
+        if (!(share >= 0 && share <= 1e6)) return set_err(err, err_len, "--mix: share of %s must be >= 0", name), -1;
         shares[c] = share;
         total += share;
         p += used + (p[used] == ',');
     }
-    if (!(total > 0)) return snprintf(err, err_len, "--mix %s: the shares sum to zero", mix), -1;
+    if (!(total > 0)) return set_err(err, err_len, "--mix %s: the shares sum to zero", mix), -1;
     for (int c = 0; c < w->n_categories; c++) w->cats[c].share = shares[c] / total;
     return 0;
 }
@@ -83,9 +84,9 @@ static int draw_length(double mean, uint64_t *rng) {
 
 int sim_workload_generate(sim_workload *w, int n, uint64_t seed, char *err, size_t err_len) {
     sim_workload_free(w);
-    if (n < 1 || n > 1000000) return snprintf(err, err_len, "--requests must be in 1..1000000"), -1;
+    if (n < 1 || n > 1000000) return set_err(err, err_len, "--requests must be in 1..1000000"), -1;
     w->requests = calloc((size_t)n, sizeof *w->requests);
-    if (!w->requests) return snprintf(err, err_len, "out of memory for %d requests", n), -1;
+    if (!w->requests) return set_err(err, err_len, "out of memory for %d requests", n), -1;
     uint64_t rng = seed * 2654435761u + 12345;
     for (int i = 0; i < n; i++) {
         double u = uniform01(&rng), acc = 0;
@@ -142,7 +143,7 @@ typedef struct trace_state {
 } trace_state;
 
 static int trace_fail(trace_state *ts, const char *msg, const char *field) {
-    snprintf(ts->err, ts->err_len, "%s:%d: %s%s%s", ts->path, ts->line, msg, field ? field : "", field ? "\"" : "");
+    set_err(ts->err, ts->err_len, "%s:%d: %s%s%s", ts->path, ts->line, msg, field ? field : "", field ? "\"" : "");
     return -1;
 }
 
@@ -295,7 +296,7 @@ static void trace_finish(trace_state *ts) {
 int sim_workload_load_trace(sim_workload *w, const char *path, char *err, size_t err_len) {
     sim_workload_free(w);
     FILE *f = fopen(path, "r");
-    if (!f) return snprintf(err, err_len, "%s: cannot open the trace", path), -1;
+    if (!f) return set_err(err, err_len, "%s: cannot open the trace", path), -1;
     trace_state ts = {.w = w, .path = path, .err = err, .err_len = err_len};
     char *line = NULL;
     size_t cap = 0;
@@ -310,7 +311,7 @@ int sim_workload_load_trace(sim_workload *w, const char *path, char *err, size_t
     free(line);
     fclose(f);
     if (rc == 0 && w->n_requests == 0) {
-        snprintf(err, err_len, "%s: the trace has no requests", path);
+        set_err(err, err_len, "%s: the trace has no requests", path);
         rc = -1;
     }
     if (rc == 0) {
