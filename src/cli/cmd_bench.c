@@ -30,6 +30,7 @@
 /* Benches defined in other files of src/cli (cmd_bench_NAME.c) are declared here. */
 int cmd_bench_strategies(int argc, char **argv);
 int cmd_bench_mixed(int argc, char **argv);
+int cmd_bench_serve(int argc, char **argv);
 
 /* ------------------------------------------------------------------ options */
 
@@ -531,6 +532,7 @@ static const bench_kind BENCHES[] = {
     {"prefill", bench_prefill, "tokens/s of one N-token prompt"},
     {"batch", bench_batch, "time of one forward of 1..32 tokens and t(n)/t(1)"},
     {"strategies", cmd_bench_strategies, "ar / lookup / spec at each k on every task category, vs ar"},
+    {"serve", cmd_bench_serve, "continuous batching vs one request at a time, concurrency 1..16"},
     {"mixed", cmd_bench_mixed, "a mixed workload under six serving policies: throughput, accuracy, bytes/token"},
     /* new benches: one line each, above this comment */
 };
