@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orch/costmodel.h"
 #include "decode/decode.h"
 #include "server/sched.h"
 #include "server/util.h"
@@ -57,6 +58,10 @@ struct sched {
     int8_t *b_want;
     float *logits;
     sbuf text; /* what one delivery shows, reused */
+    /* the cost model's view, for gating speculation by load */
+    cost_curve curve;
+    bool have_curve;
+    accept_profile lookup_acc; /* online, from the slots that used lookup */
 
     pthread_t thread;
     bool started;
@@ -121,6 +126,7 @@ static void finish_slot(sched *s, slot *sl, int finish, const char *error) {
     }
     const decode_stats *st = sl->dec ? decoder_stats(sl->dec) : NULL;
     int drafted = st ? st->drafted : 0, accepted = st ? st->accepted : 0;
+    if (st && st->drafted_at[0] > 0) cost_accept_update(&s->lookup_acc, st, 0.05);
     pthread_mutex_lock(&r->mu);
     r->n_generated = sl->n_generated;
     r->drafted = drafted;
@@ -261,6 +267,25 @@ static void drop_cancelled(sched *s) {
     }
 }
 
+/* The cost model at this load: B sequences decoding with ar make B tokens per step of t(B); with
+ * lookup each adds its draft to the step and gains the tokens it is expected to get accepted.
+ * Without a calibration curve or any evidence yet, speculation is allowed (it is how evidence
+ * is gathered); the slot-count bound above still holds. */
+static bool lookup_pays(const sched *s, int n_decoding) {
+    if (!s->have_curve || s->lookup_acc.n_positions == 0 || n_decoding == 0) return true;
+    int k = s->dcfg.draft_max, ctx = 256;
+    double rate = s->lookup_acc.draft_rate, extra = rate * (cost_expected_tokens(&s->lookup_acc, k) - 1);
+    double ar_tps = n_decoding / cost_forward_seconds(&s->curve, n_decoding, ctx);
+    int step_tokens = (int)(n_decoding * (1 + rate * k) + 0.5);
+    double lookup_tps = n_decoding * (1 + extra) / cost_forward_seconds(&s->curve, step_tokens, ctx);
+    return lookup_tps > ar_tps;
+}
+
+void sched_set_cost_curve(sched *s, const cost_curve *c) {
+    s->curve = *c;
+    s->have_curve = true;
+}
+
 /* Returns the number of batch tokens planned. */
 static int plan_step(sched *s, int *n_seqs) {
     int n_decoding = 0, n = 0, rows = 0;
@@ -268,7 +293,7 @@ static int plan_step(sched *s, int *n_seqs) {
         s->slots[i].in_step = false;
         n_decoding += s->slots[i].phase == SLOT_DECODE;
     }
-    bool speculate = n_decoding <= s->cfg.spec_max_active;
+    bool speculate = n_decoding <= s->cfg.spec_max_active && lookup_pays(s, n_decoding);
     for (int i = 0; i < s->cfg.n_parallel; i++)
         if (s->slots[i].phase == SLOT_DECODE) plan_decode(s, &s->slots[i], speculate, &n, &rows);
     int budget = s->cfg.prefill_chunk;

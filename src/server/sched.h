@@ -58,4 +58,9 @@ void sched_gauges(sched *s, metrics_gauges *g);
 /* True when nothing is queued or running. */
 bool sched_idle(sched *s);
 
+/* Gives the scheduler the model's calibrated forward-time curve: speculation is then allowed only
+ * when the cost model says it beats plain batched decoding at the current batch size. */
+struct cost_curve;
+void sched_set_cost_curve(sched *s, const struct cost_curve *c);
+
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "orch/calibrate.h"
 #include "server/server_impl.h"
 
 server_config server_default_config(void) {
@@ -35,6 +36,17 @@ static bool start_schedulers(aion_server *s, char *err, size_t err_len) {
             snprintf(err, err_len, "%s: %s", s->models[i].name, why);
             return false;
         }
+        /* the calibration profile (measured now if absent or stale) gates speculation by load */
+        char profile[1024];
+        cost_curve curve;
+        bool measured;
+        decode_config dc = decode_default_config();
+        if (calib_get(calib_default_path(profile, sizeof profile), s->models[i].model, s->models[i].path, s->threads,
+                      &dc, &curve, &measured, why, sizeof why) == 0)
+            sched_set_cost_curve(s->models[i].sched, &curve);
+        else
+            fprintf(stderr, "aio serve: %s: no calibration (%s): speculation gated by slot count only\n",
+                    s->models[i].name, why);
     }
     return true;
 }
