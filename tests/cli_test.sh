@@ -42,6 +42,7 @@ s2=$("$AIO" run -m "$REF" -p "the" -n 12 --temp 1 --seed 5 --json 2>/dev/null | 
 [ -n "$s1" ] && [ "$s1" = "$s2" ] && ok || bad "seeded sampling not reproducible"
 # perplexity runs and prints an estimate
 for i in $(seq 40); do echo "the cat sat on the mat and the dog ran"; done > "$TMP/text.txt"
+if "$AIO" serve --help 2>&1 | grep -q chat-template; then expect 1 "unknown chat template frob" -- "$AIO" serve -m "$REF" --port 0 --chat-template frob; fi
 expect 0 "Final estimate: PPL = [0-9.]+" -- "$AIO" perplexity -m "$REF" -f "$TMP/text.txt" -c 32
 # the embedded family: aio run with no model produces text
 if [ -f models/aio-small.gguf ] && [ -f models/aio-large.gguf ]; then

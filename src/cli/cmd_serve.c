@@ -41,6 +41,7 @@ static void serve_usage(void) {
             "  --ctx N            tokens per slot (default: the model's training context, at most 4096)\n"
             "  -t N               worker threads (default: all cores)\n"
             "  --api-key KEY      require \"Authorization: Bearer KEY\" (not for /health)\n"
+            "  --chat-template NAME  chatml | llama3 | llama2 | mistral | zephyr (default: the model's own)\n"
             "  --max-queue N      requests that may wait for a slot before 429 (default 64)\n"
             "  --prefill-chunk N  most prompt tokens per batched step (default 128)\n"
             "  --spec-max N       speculation (aio_strategy lookup) only while <= N sequences decode (default 2)\n"
@@ -81,6 +82,7 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o) {
         else if (opt_is(a, "-c", "--ctx")) ok = opt_int(argc, argv, &i, &o->cfg.sched.n_ctx);
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->cfg.n_threads);
         else if (opt_is(a, NULL, "--api-key")) ok = opt_str(argc, argv, &i, &o->cfg.api_key);
+        else if (opt_is(a, NULL, "--chat-template")) ok = opt_str(argc, argv, &i, &o->cfg.chat_template);
         else if (opt_is(a, NULL, "--max-queue")) ok = opt_int(argc, argv, &i, &o->cfg.sched.max_queue);
         else if (opt_is(a, NULL, "--prefill-chunk")) ok = opt_int(argc, argv, &i, &o->cfg.sched.prefill_chunk);
         else if (opt_is(a, NULL, "--spec-max")) ok = opt_int(argc, argv, &i, &o->cfg.sched.spec_max_active);

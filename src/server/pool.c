@@ -41,7 +41,8 @@ static char *safe_name(const char *name, const char *path) {
     return out;
 }
 
-/* The chat format a model file declares, -1 when none is recognised. */
+/* The chat format a model file declares: -1 when it declares none (the plain fallback serves),
+ * -2 when it declares one A-IO does not recognise (an error, unless --chat-template names one). */
 static int file_chat_template(const char *path, const aion_model *m) {
     char err[256];
     gguf_file *f = gguf_open(path, err, sizeof err);
@@ -50,8 +51,10 @@ static int file_chat_template(const char *path, const aion_model *m) {
         size_t len = 0;
         const char *text = gguf_get_str(f, "tokenizer.chat_template", &len);
         if (text && len) t = chat_template_detect(text, len);
+        if (text && len && t < 0) t = -2;
         gguf_close(f);
     }
+    if (t == -2) return t;
     if (t < 0 && aion_token_find(m, "<|im_start|>") >= 0 && aion_token_find(m, "<|im_end|>") >= 0)
         t = CHAT_TMPL_CHATML;
     return t;
@@ -65,9 +68,16 @@ static bool load_one(aion_server *s, pool_model *pm, const char *path, char *err
     pm->path = strdup(path);
     pm->name = safe_name(info.name, path);
     pm->weight_bytes = info.weight_bytes;
-    pm->chat_template = file_chat_template(path, pm->model);
+    pm->chat_template = s->cfg.chat_template ? chat_template_from_name(s->cfg.chat_template)
+                                              : file_chat_template(path, pm->model);
     if (!pm->path || !pm->name) {
         snprintf(err, err_len, "out of memory");
+        return false;
+    }
+    if (pm->chat_template == -2 || (s->cfg.chat_template && pm->chat_template < 0)) {
+        snprintf(err, err_len, "%s: %s chat template%s%s; name one with --chat-template (chatml, llama3, llama2, "
+                 "mistral, zephyr)", path, s->cfg.chat_template ? "unknown" : "the model's", 
+                 s->cfg.chat_template ? " " : " is not one A-IO knows", s->cfg.chat_template ? s->cfg.chat_template : "");
         return false;
     }
     for (pool_model *other = s->models; other < pm; other++) /* two files of one name: number them */

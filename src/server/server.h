@@ -28,6 +28,7 @@ typedef struct server_config {
     size_t max_body;           /* larger request bodies get 413 */
     sched_config sched;        /* per model: slots, context, queue */
     bool quiet;                /* no log lines on stderr */
+    const char *chat_template; /* NULL: each model's own (tokenizer.chat_template); else a name */
 } server_config;
 
 server_config server_default_config(void);
