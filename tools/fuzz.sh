@@ -64,7 +64,7 @@ seed_dir() {
 }
 
 cd "$root"  # harnesses find their vocabularies by paths relative to the repository
-status=0
+status=0 passed=0 failed=0
 for src in "$root"/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     cmake --build "$build" -j"$jobs" --target "$name"
@@ -72,10 +72,17 @@ for src in "$root"/fuzz/fuzz_*.c; do
     corpus="$build/corpus/$name"
     mkdir -p "$corpus" "$build/artifacts"
     echo "fuzz.sh: running $name for $seconds s"
-    if ! "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-            -print_final_stats=1 -artifact_prefix="$build/artifacts/$name-" "$corpus" "$seeds"; then
-        echo "fuzz.sh: $name FAILED (see $build/artifacts/)" >&2
+    log="$build/$name.log"  # libFuzzer's progress lines go here; the verdict and stats are printed
+    if "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+            -print_final_stats=1 -artifact_prefix="$build/artifacts/$name-" "$corpus" "$seeds" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "fuzz.sh: $name ok: $(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}') inputs"
+    else
+        failed=$((failed + 1))
+        tail -40 "$log" >&2
+        echo "fuzz.sh: $name FAILED (input saved under $build/artifacts/)" >&2
         status=1
     fi
 done
+echo "fuzz: $passed passed, $failed failed"
 exit $status
