@@ -20,7 +20,7 @@ static const command COMMANDS[] = {
     {"detokenize", cmd_detokenize, "print the text of token ids"},
     {"eval", cmd_eval, "accuracy and speed of a model on the task sets (bench/tasks)"},
     {"synth", cmd_synth, "write a random-weight model of a real shape (for benchmarks)"},
-    {"bench", cmd_bench, "memory bandwidth, decode, prefill and batch speed of a model"},
+    {"bench", cmd_bench, "benchmarks: memory, decode, prefill, batch, strategies, mixed, serve"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors + tokenizer.json) to GGUF"},
     {"probe", cmd_probe, "label prompts with the small model's probe (code / math / qa / chat)"},
     {"pool", cmd_pool, "load the resident model pool and print its members' bytes"},
