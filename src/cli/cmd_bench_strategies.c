@@ -90,27 +90,6 @@ static int parse_strat_args(int argc, char **argv, strat_opts *o) {
     return 0;
 }
 
-/* A file or folder of the source tree (bench/tasks, bench/plot_strategies.gp): relative to the
- * working directory, next to the executable's parent, or in the tree it was built from. */
-static const char *find_in_tree(const char *rel, char *buf, size_t len) {
-    snprintf(buf, len, "%s", rel);
-    if (access(buf, F_OK) == 0) return buf;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        int n_written = snprintf(buf, len, "%s/../%s", exe, rel);
-        if (n_written < (int)len && access(buf, F_OK) == 0) return buf;
-    }
-#ifdef AION_SOURCE_DIR
-    snprintf(buf, len, "%s/%s", AION_SOURCE_DIR, rel);
-    if (access(buf, F_OK) == 0) return buf;
-#endif
-    return NULL;
-}
-
 /* ------------------------------------------------------------------ models */
 
 typedef struct strat_models {
@@ -361,7 +340,7 @@ static const char *base_name(const char *path) {
  * gnuplot or script only costs the picture: a warning, never a failed bench. */
 static bool run_gnuplot(const char *dat, const char *png, const run_info *ri) {
     char script_buf[4096], vars[8192];
-    const char *script = find_in_tree("bench/plot_strategies.gp", script_buf, sizeof script_buf);
+    const char *script = find_source_file("bench/plot_strategies.gp", script_buf, sizeof script_buf);
     if (!script) return fprintf(stderr, "warning: bench/plot_strategies.gp not found: no plot\n"), false;
     if (strchr(dat, '\'') || strchr(png, '\''))
         return fprintf(stderr, "warning: a quote in the output path: no plot\n"), false;
@@ -444,7 +423,7 @@ static double process_cpu_seconds(void) {
 static int measure(const strat_opts *o, strat_models *m, run_info *ri, strat_result *r) {
     char err[512], tasks_buf[4096];
     strat_config cfg = strat_default_config();
-    cfg.tasks_dir = o->tasks_dir ? o->tasks_dir : find_in_tree("bench/tasks", tasks_buf, sizeof tasks_buf);
+    cfg.tasks_dir = o->tasks_dir ? o->tasks_dir : find_source_file("bench/tasks", tasks_buf, sizeof tasks_buf);
     if (!cfg.tasks_dir) return fprintf(stderr, "error: no bench/tasks found (--tasks DIR)\n"), -1;
     cfg.limit = o->limit;
     cfg.max_new = o->max_new;

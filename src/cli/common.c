@@ -73,7 +73,31 @@ bool opt_float(int argc, char **argv, int *i, float *out) {
     return true;
 }
 
-static bool file_exists(const char *path) { return access(path, R_OK) == 0; }
+static bool file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Relative to the working directory, then to the executable's folder (build/aio ->
+ * ../REL, an installed bin/ -> ../REL), then in the source tree it was built from. */
+const char *find_source_file(const char *rel, char *buf, size_t buf_len) {
+    snprintf(buf, buf_len, "%s", rel);
+    if (file_exists(buf)) return buf;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *up[] = {"..", ".", "../.."};
+        for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
+            int written = snprintf(buf, buf_len, "%s/%s/%s", exe, up[i], rel);
+            if (written < (int)buf_len && file_exists(buf)) return buf;
+        }
+    }
+#ifdef AION_SOURCE_DIR
+    snprintf(buf, buf_len, "%s/%s", AION_SOURCE_DIR, rel);
+    if (file_exists(buf)) return buf;
+#endif
+    return NULL;
+}
 
 const char *default_model_path(const char *name, char *buf, size_t buf_len) {
     const char *env = getenv("AION_MODELS");
@@ -81,25 +105,9 @@ const char *default_model_path(const char *name, char *buf, size_t buf_len) {
         snprintf(buf, buf_len, "%s/%s.gguf", env, name);
         if (file_exists(buf)) return buf;
     }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        const char *rel[] = {"../models", "models", "../../models"};
-        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-            snprintf(buf, buf_len, "%s/%s/%s.gguf", exe, rel[i], name);
-            if (file_exists(buf)) return buf;
-        }
-    }
-    snprintf(buf, buf_len, "models/%s.gguf", name);
-    if (file_exists(buf)) return buf;
-#ifdef AION_SOURCE_DIR
-    snprintf(buf, buf_len, "%s/models/%s.gguf", AION_SOURCE_DIR, name);
-    if (file_exists(buf)) return buf;
-#endif
-    return NULL;
+    char rel[256];
+    snprintf(rel, sizeof rel, "models/%s.gguf", name);
+    return find_source_file(rel, buf, buf_len);
 }
 
 char *read_text_file(const char *path, size_t *len) {

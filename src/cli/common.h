@@ -25,6 +25,9 @@ bool opt_str(int argc, char **argv, int *i, const char **out);
  * buf and returns it, or NULL when not found. */
 const char *default_model_path(const char *name, char *buf, size_t buf_len);
 
+/* A file or folder of the source tree (bench/tasks, models/policy.json, ...); NULL if not found. */
+const char *find_source_file(const char *rel, char *buf, size_t buf_len);
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with a message on stderr. */
 char *read_text_file(const char *path, size_t *len);
 

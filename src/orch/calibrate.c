@@ -3,6 +3,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,9 @@ static void entry_key(const char *model_path, char *buf, size_t buf_len) {
     struct stat st;
     long long size = 0, mtime = 0;
     if (stat(model_path, &st) == 0) size = st.st_size, mtime = st.st_mtime;
-    snprintf(buf, buf_len, "%s | %s | %lld | %lld", machine, model_path, size, mtime);
+    char resolved[PATH_MAX]; /* one entry per file, however the path was spelled */
+    const char *path = realpath(model_path, resolved) ? resolved : model_path;
+    snprintf(buf, buf_len, "%s | %s | %lld | %lld", machine, path, size, mtime);
 }
 
 static bool int_array(const cJSON *arr, int *out, int max, int *n) {
