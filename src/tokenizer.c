@@ -242,7 +242,11 @@ static bool read_model(load_ctx *c) {
         c->t->kind = TOK_KIND_BPE;
         return true;
     }
-    return fail(c, "unsupported tokenizer model '%.*s' (supported: llama, gpt2)", (int)(len > 64 ? 64 : len),
+    if (str_is(model, len, "bert")) {
+        c->t->kind = TOK_KIND_WPM;
+        return true;
+    }
+    return fail(c, "unsupported tokenizer model '%.*s' (supported: llama, gpt2, bert)", (int)(len > 64 ? 64 : len),
                 model);
 }
 
@@ -286,6 +290,10 @@ static void set_kind_defaults(tokenizer *t) {
     if (t->kind == TOK_KIND_SPM) {
         t->bos = 1, t->eos = 2, t->unk = 0;
         t->add_bos = true, t->add_space_prefix = true;
+    } else if (t->kind == TOK_KIND_WPM) {
+        /* BERT's [CLS] text [SEP]: llama.cpp's defaults, [SEP] playing the part of EOS */
+        t->bos = 101, t->eos = 102, t->unk = 100;
+        t->add_bos = true, t->add_eos = true;
     } else {
         t->bos = 11, t->eos = 11, t->unk = -1; /* llama.cpp's BPE defaults (GPT-NeoX era) */
         t->clean_spaces = true;
@@ -488,6 +496,8 @@ static bool read_specials(load_ctx *c) {
     tokenizer *t = c->t;
     read_id(c, "tokenizer.ggml.bos_token_id", &t->bos);
     read_id(c, "tokenizer.ggml.eos_token_id", &t->eos);
+    /* BERT appends its separator, not an end-of-sequence token (the key's spelling is GGUF's) */
+    if (t->kind == TOK_KIND_WPM) read_id(c, "tokenizer.ggml.seperator_token_id", &t->eos);
     read_id(c, "tokenizer.ggml.eot_token_id", &t->eot);
     read_id(c, "tokenizer.ggml.eom_token_id", &t->eom);
     read_id(c, "tokenizer.ggml.unknown_token_id", &t->unk);
@@ -667,6 +677,8 @@ tokenizer *tokenizer_from_gguf(const gguf_file *f, char *err, size_t err_len) {
     }
     if (ok) {
         mark_by_text(c.t);
+        for (int32_t id = 0; id < c.t->n_vocab; id++)
+            if (c.t->tokens[id].text_len > c.t->max_token_len) c.t->max_token_len = c.t->tokens[id].text_len;
         ok = tok_build_specials(c.t) || fail(&c, "out of memory");
     }
     if (ok) {
@@ -708,6 +720,7 @@ const char *tokenizer_token_text(const tokenizer *t, int32_t id) {
 
 static bool encode_plain(const tokenizer *t, const char *text, size_t len, bool space_prefix, tok_ids *ids) {
     if (t->kind == TOK_KIND_SPM) return spm_encode(t, text, len, space_prefix, ids);
+    if (t->kind == TOK_KIND_WPM) return wpm_encode(t, text, len, ids);
     return bpe_encode(t, text, len, ids);
 }
 

@@ -22,7 +22,7 @@
 
 typedef struct tokenizer tokenizer;
 
-enum tok_kind { TOK_KIND_SPM = 1, TOK_KIND_BPE = 2 };
+enum tok_kind { TOK_KIND_SPM = 1, TOK_KIND_BPE = 2, TOK_KIND_WPM = 3 };
 
 tokenizer *tokenizer_from_gguf(const gguf_file *f, char *err, size_t err_len);
 void tokenizer_free(tokenizer *t);

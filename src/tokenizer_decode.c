@@ -99,7 +99,7 @@ static void append_piece(const tokenizer *t, int32_t id, byte_buf *b) {
     if (e->attr & (TOK_ATTR_UNKNOWN | TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED)) {
         buf_append(b, s, e->text_len);
     } else if (e->attr & TOK_ATTR_NORMAL) {
-        if (t->kind == TOK_KIND_SPM) append_unescaped(b, s, e->text_len);
+        if (t->kind != TOK_KIND_BPE) append_unescaped(b, s, e->text_len);
         else append_byte_level(b, s, e->text_len);
     } else if (e->attr & TOK_ATTR_BYTE) {
         char c = byte_of_name(s, e->text_len);

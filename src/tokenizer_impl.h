@@ -1,9 +1,9 @@
 /*
  * tokenizer_impl.h - the inside of a tokenizer, shared by its source files.
  *
- * tokenizer.c loads the vocabulary and owns everything common to both
+ * tokenizer.c loads the vocabulary and owns everything common to all
  * algorithms (lookups, special-token splitting, pieces, decoding, streaming);
- * tokenizer_spm.c and tokenizer_bpe.c each encode one plain-text fragment;
+ * tokenizer_spm.c, tokenizer_bpe.c and tokenizer_wpm.c each encode one plain-text fragment;
  * tokenizer_pretok.c holds the byte-level BPE pre-tokenizers. Nothing here is
  * part of the engine's API: include tokenizer.h instead.
  */
@@ -67,6 +67,7 @@ struct tokenizer {
     int kind; /* enum tok_kind */
     enum tok_pre pre;
     int32_t n_vocab;
+    uint32_t max_token_len; /* longest token text in bytes (bounds WordPiece's prefix search) */
     tok_entry *tokens;
     char *texts;
     char *pieces;
@@ -170,6 +171,8 @@ static inline bool tok_is_mergeable(const tokenizer *t, int32_t id) {
  * memory runs out. */
 bool spm_encode(const tokenizer *t, const char *text, size_t len, bool space_prefix, tok_ids *out);
 bool bpe_encode(const tokenizer *t, const char *text, size_t len, tok_ids *out);
+/* tokenizer_wpm.c: WordPiece (BERT); the kind is TOK_KIND_WPM. */
+bool wpm_encode(const tokenizer *t, const char *text, size_t len, tok_ids *out);
 
 /* A growing list of sizes (word lengths in code points). */
 typedef struct tok_sizes {

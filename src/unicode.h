@@ -93,6 +93,17 @@ bool uni_is_nfc(const char *s, size_t n);
  * reaches the byte-level tokenizers exactly as it came. */
 char *uni_nfc(const char *s, size_t n, size_t *out_len);
 
+/* Lowercase mapping (src/unicode_lower.c): runs of n code points first, first + stride, ...
+ * that all map to cp + delta. One code point to one (the first of a longer lowercase). */
+typedef struct uni_lower_run {
+    uint32_t first;
+    uint8_t n, stride;
+    int32_t delta;
+} uni_lower_run;
+extern const uni_lower_run uni_lower_runs[];
+extern const size_t uni_n_lower_runs;
+uint32_t uni_tolower(uint32_t cp);
+
 /* GPT-2's byte-level alphabet: every byte has a printable code point standing for it. */
 uint32_t uni_byte_to_cp(uint8_t byte);
 /* The byte a code point stands for, or -1 when it is not in the alphabet. */

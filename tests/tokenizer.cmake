@@ -1,7 +1,7 @@
 # tokenizer.cmake - one ctest per llama.cpp reference vocabulary: test_tokenizer NAME encodes
 # the inputs of ../shared/data/tokenizer-vectors/ggml-vocab-NAME.gguf.inp and compares the ids
 # with .out (or, without vectors, checks that the texts round-trip). The test skips (77) when
-# ../shared is absent or when the vocabulary's algorithm is not implemented (bert-bge: WordPiece).
+# ../shared is absent or when the vocabulary's algorithm is not implemented.
 set(AION_TOKENIZER_VOCABS llama-spm baichuan gpt-2 gpt-neox falcon mpt deepseek-llm bert-bge)
 foreach(vocab ${AION_TOKENIZER_VOCABS})
   add_test(NAME tokenizer_vocab_${vocab} COMMAND test_tokenizer ${vocab} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
