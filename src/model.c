@@ -93,13 +93,13 @@ static matrix load_matrix(loader *ld, const char *name, int64_t n_cols, int64_t 
     matrix mat = {0};
     const gguf_tensor *t = find_tensor(ld, name, required);
     if (!t || ld->failed) return mat;
+    if (!quant_type_supported(t->type)) {
+        load_fail(ld, "tensor '%s' has type %s, which A-IO does not run (yet)", name, quant_type_name(t->type));
+        return mat;
+    }
     if (t->n_dims != 2 || t->ne[0] != n_cols || t->ne[1] != n_rows) {
         load_fail(ld, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
                   (long long)t->ne[1], (long long)n_cols, (long long)n_rows);
-        return mat;
-    }
-    if (!quant_type_supported(t->type)) {
-        load_fail(ld, "tensor '%s' has type %s, which A-IO does not run (yet)", name, quant_type_name(t->type));
         return mat;
     }
     mat = (matrix){t->data, t->type, n_cols, n_rows, quant_row_bytes(t->type, n_cols)};

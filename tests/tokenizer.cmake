@@ -7,3 +7,15 @@ foreach(vocab ${AION_TOKENIZER_VOCABS})
   add_test(NAME tokenizer_vocab_${vocab} COMMAND test_tokenizer ${vocab} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(tokenizer_vocab_${vocab} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 endforeach()
+
+# The same vectors through the command line: `aio tokenize -f FILE --no-bos` per input (node drives it).
+find_program(AION_NODE node)
+if(AION_NODE)
+  foreach(vocab llama-spm gpt-2 falcon mpt deepseek-llm bert-bge)
+    add_test(NAME tokenize_cli_${vocab}
+             COMMAND ${AION_NODE} ${CMAKE_SOURCE_DIR}/tests/tokenize_cli.mjs $<TARGET_FILE:aio>
+                     ${CMAKE_SOURCE_DIR}/../shared/data/tokenizer-vectors ${vocab}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(tokenize_cli_${vocab} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  endforeach()
+endif()

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bench/tasks.h"
+#include "util.h"
 
 static const char *const CATEGORY_NAMES[STRAT_N_CATEGORIES] = {"code", "math", "qa", "chat"};
 
@@ -51,12 +52,6 @@ int strat_variants_for(const decode_config *cfg, bool with_spec, strat_variant *
             if (k >= 1 && k <= DECODE_MAX_DRAFT) out[n++] = (strat_variant){strategies[s], k};
         }
     return n;
-}
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static uint64_t bytes_read(const aion_ctx *c) {
@@ -225,14 +220,14 @@ static int run_rounds(session *s, decoder *d, aion_ctx *draft, rounds_cost *cost
     int32_t round[DECODE_MAX_DRAFT + 1];
     int n_before = s->gen.n_tokens, rc = 0;
     uint64_t target0 = bytes_read(s->target), draft0 = bytes_read(draft);
-    double t0 = seconds_now();
+    double t0 = now_seconds();
     for (bool going = true; going;) {
         int n = decoder_step(d, round, err, err_len);
         if (n < 0) rc = -1;
         if (n <= 0) break; /* an error, or the context is full */
         for (int i = 0; i < n && going; i++) going = generation_push(&s->gen, round[i]);
     }
-    *cost = (rounds_cost){.n_tokens = s->gen.n_tokens - n_before, .seconds = seconds_now() - t0,
+    *cost = (rounds_cost){.n_tokens = s->gen.n_tokens - n_before, .seconds = now_seconds() - t0,
                           .target_bytes = bytes_read(s->target) - target0, .draft_bytes = bytes_read(draft) - draft0};
     return rc;
 }

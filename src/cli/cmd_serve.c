@@ -34,6 +34,7 @@ static void serve_usage(void) {
             "usage: aio serve [options]\n"
             "  --host ADDR        IPv4 address to bind (default 127.0.0.1: loopback only)\n"
             "  --port N           TCP port (default 8080; 0 = any free port, printed at start)\n"
+            "  --models A.gguf,B.gguf   the pool as one comma-separated list (same as repeating -m)\n"
             "  -m MODEL.gguf      a model to serve (repeat for several; default: the embedded family\n"
             "                     aio-large + aio-small). Its name in requests is its general.name;\n"
             "                     \"auto\" lets the router choose\n"
@@ -78,6 +79,13 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o) {
             if (o->cfg.n_models == MAX_MODELS) return fprintf(stderr, "error: at most %d models\n", MAX_MODELS), 2;
             ok = opt_str(argc, argv, &i, &o->paths[o->cfg.n_models]);
             o->cfg.n_models += ok;
+        } else if (opt_is(a, NULL, "--models")) { /* comma-separated list: the pool in one option */
+            const char *list;
+            ok = opt_str(argc, argv, &i, &list);
+            for (char *save = NULL, *p = ok ? strtok_r(argv[i], ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save)) {
+                if (o->cfg.n_models == MAX_MODELS) return fprintf(stderr, "error: at most %d models\n", MAX_MODELS), 2;
+                o->paths[o->cfg.n_models++] = p;
+            }
         } else if (opt_is(a, "-np", "--parallel")) ok = opt_int(argc, argv, &i, &o->cfg.sched.n_parallel);
         else if (opt_is(a, "-c", "--ctx")) ok = opt_int(argc, argv, &i, &o->cfg.sched.n_ctx);
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->cfg.n_threads);

@@ -92,14 +92,15 @@ static int resolve_model(http_call *call, const api_gen *g, api_error *e) {
     if (strcmp(g->model, "auto") == 0) {
         const char *text = g->chat ? g->messages[g->n_messages - 1].content : g->prompt;
         route_query q = {text, text ? strlen(text) : 0, g->chat, g->max_tokens};
-        int m = route_auto(s, &q);
+        char category[24] = "none";
+        int m = route_auto(s, &q, category, sizeof category);
         if (m < 0 || m >= s->n_models) m = 0; /* a router bug must not become a crash */
-        metrics_route(s->mx, true, m);
+        metrics_route(s->mx, true, m, category);
         return m;
     }
     int m = pool_find(s, g->model);
     if (m < 0) api_error_set(e, 404, "model", "model_not_found", "The model '%s' does not exist", g->model);
-    else metrics_route(s->mx, false, m);
+    else metrics_route(s->mx, false, m, NULL);
     return m;
 }
 

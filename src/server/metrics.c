@@ -36,7 +36,8 @@ typedef struct histogram {
 
 typedef struct model_metrics {
     char *name;
-    uint64_t route_auto, route_named;
+    uint64_t route_named;
+    uint64_t route_auto[METRICS_N_CATEGORIES]; /* per probed category */
     uint64_t prompt_tokens, generated_tokens, drafted, accepted;
     uint64_t steps, step_tokens, step_sequences;
     histogram ttft, tpot;
@@ -86,11 +87,20 @@ void metrics_request(metrics *m, int endpoint, int http_status) {
     pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_route(metrics *m, bool automatic, int model) {
+static const char *const CATEGORY_LABELS[METRICS_N_CATEGORIES] = {"code", "math", "qa", "chat", "other", "none"};
+
+static int category_slot(const char *category) {
+    if (!category || !category[0] || strcmp(category, "none") == 0) return METRICS_N_CATEGORIES - 1;
+    for (int i = 0; i < METRICS_N_CATEGORIES - 2; i++)
+        if (strcmp(category, CATEGORY_LABELS[i]) == 0) return i;
+    return METRICS_N_CATEGORIES - 2;
+}
+
+void metrics_route(metrics *m, bool automatic, int model, const char *category) {
     pthread_mutex_lock(&m->mu);
     model_metrics *mm = model_at(m, model);
     if (mm) {
-        if (automatic) mm->route_auto++;
+        if (automatic) mm->route_auto[category_slot(category)]++;
         else mm->route_named++;
     }
     pthread_mutex_unlock(&m->mu);
@@ -186,10 +196,11 @@ static void render_requests(sbuf *b, const metrics *m) {
 
 static void render_routes(sbuf *b, const metrics *m) {
     header(b, "aio_route_decisions_total", "counter",
-           "generation requests per serving model; requested=auto when the router chose it");
+           "generation requests per serving model; requested=auto: the router chose it for the probed category");
     for (int i = 0; i < m->n_models; i++) {
-        sbuf_printf(b, "aio_route_decisions_total{model=\"%s\",requested=\"auto\"} %llu\n", m->models[i].name,
-                    (unsigned long long)m->models[i].route_auto);
+        for (int c = 0; c < METRICS_N_CATEGORIES; c++)
+            sbuf_printf(b, "aio_route_decisions_total{model=\"%s\",requested=\"auto\",category=\"%s\"} %llu\n",
+                        m->models[i].name, CATEGORY_LABELS[c], (unsigned long long)m->models[i].route_auto[c]);
         sbuf_printf(b, "aio_route_decisions_total{model=\"%s\",requested=\"named\"} %llu\n", m->models[i].name,
                     (unsigned long long)m->models[i].route_named);
     }

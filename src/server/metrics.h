@@ -23,7 +23,9 @@ void metrics_free(metrics *m);
 
 void metrics_request(metrics *m, int endpoint, int http_status);
 /* A request named `requested` (a model name or "auto") was served by model index `model`. */
-void metrics_route(metrics *m, bool automatic, int model);
+/* Probed categories counted per model: code, math, qa, chat, other (any other label), none. */
+#define METRICS_N_CATEGORIES 6
+void metrics_route(metrics *m, bool automatic, int model, const char *category);
 void metrics_tokens(metrics *m, int model, int prompt, int generated, int drafted, int accepted);
 void metrics_ttft(metrics *m, int model, double seconds);
 void metrics_tpot(metrics *m, int model, double seconds);

@@ -156,10 +156,12 @@ int pool_find(const aion_server *s, const char *name) {
  * the largest model (most weight bytes), the safe choice for quality. Every call
  * is counted in /metrics as a route decision for the model it returns.
  */
-int route_auto(const aion_server *s, const route_query *q) {
+int route_auto(const aion_server *s, const route_query *q, char *category, size_t category_len) {
     route_decision d;
     char err[256];
+    snprintf(category, category_len, "none");
     if (s->router && q->text && orch_router_route(s->router, q->text, q->len, &d, err, sizeof err) == 0) {
+        snprintf(category, category_len, "%s", d.category);
         int m = pool_find(s, d.model);
         if (m >= 0) return m;
     }

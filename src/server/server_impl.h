@@ -66,7 +66,8 @@ typedef struct route_query {
     bool chat;
     int max_tokens;    /* -1 when not given */
 } route_query;
-int route_auto(const aion_server *s, const route_query *q);
+/* Writes the probed category ("none" without a probe) to category. */
+int route_auto(const aion_server *s, const route_query *q, char *category, size_t category_len);
 
 /* The prompt text of a conversation for model pm: its own chat template, else the fallback.
  * *parse_special tells how to tokenize it; *implicit_stop (may be NULL) is a stop string the
