@@ -82,21 +82,13 @@ int convert_type_from_name(const char *name) {
     static const struct {
         const char *name;
         int type;
-    } types[] = {{"f32", AION_DT_F32}, {"f16", AION_DT_F16}, {"q8_0", AION_DT_Q8_0}, {"q4_0", AION_DT_Q4_0}};
+    } types[] = {{"f32", AION_DT_F32},   {"f16", AION_DT_F16},   {"q8_0", AION_DT_Q8_0}, {"q4_0", AION_DT_Q4_0},
+                 {"q4_k", AION_DT_Q4_K}, {"q5_k", AION_DT_Q5_K}, {"q6_k", AION_DT_Q6_K}};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++)
         if (strcmp(name, types[i].name) == 0) return types[i].type;
     return -1;
 }
 
-/* llama.cpp's general.file_type of a file whose matrices are of this type. */
-static uint32_t file_type_of(int type) {
-    switch (type) {
-    case AION_DT_F16: return 1;
-    case AION_DT_Q4_0: return 2;
-    case AION_DT_Q8_0: return 7;
-    default: return 0;
-    }
-}
 
 static char *join_path(const char *dir, const char *file) {
     size_t n = strlen(dir) + strlen(file) + 2;
@@ -399,7 +391,7 @@ static void write_hparams(gguf_writer *w, const hparams *hp, int type) {
     gguf_writer_set_u32(w, ARCH_KEY("rope.dimension_count"), (uint32_t)(hp->n_embd / hp->n_head));
     gguf_writer_set_f32(w, ARCH_KEY("attention.layer_norm_rms_epsilon"), (float)hp->eps);
 #undef ARCH_KEY
-    gguf_writer_set_u32(w, "general.file_type", file_type_of(type));
+    gguf_writer_set_u32(w, "general.file_type", quant_file_type(type));
     if (type == AION_DT_Q8_0 || type == AION_DT_Q4_0) gguf_writer_set_u32(w, "general.quantization_version", 2);
 }
 

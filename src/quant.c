@@ -172,7 +172,9 @@ void quant_dequantize_row(int type, const void *src, float *dst, int64_t n) {
     case AION_DT_Q4_0:
         for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) dequantize_block_q4_0(s + 18 * b, dst + 32 * b);
         break;
-    default: memset(dst, 0, (size_t)n * sizeof(float)); break;
+    default:
+        if (!quant_k_dequantize_row(type, src, dst, n)) memset(dst, 0, (size_t)n * sizeof(float));
+        break;
     }
 }
 
@@ -192,7 +194,7 @@ bool quant_quantize_row(int type, const float *src, void *dst, int64_t n) {
     case AION_DT_Q4_0:
         for (int64_t b = 0; b < n / QUANT_QBLOCK; b++) quantize_block_q4_0(src + 32 * b, d + 18 * b);
         return true;
-    default: return false;
+    default: return quant_k_quantize_row(type, src, dst, n);
     }
 }
 
@@ -211,7 +213,7 @@ static kernel_isa pick_isa(void) {
     return ISA_SCALAR;
 }
 
-static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0; }
+static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_is_k(wtype); }
 
 /* ---- activations ---- */
 
@@ -277,6 +279,7 @@ static int32_t dot_block_q4_0(const uint8_t *block, const int8_t *x) {
 static float dot_ref_q(int wtype, const uint8_t *row, const uint8_t *act, int64_t n_cols) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, n_cols);
+    if (quant_is_k(wtype)) return quant_k_dot_ref(wtype, row, xq, xs, n_cols);
     size_t bb = quant_block_bytes(wtype);
     double sum = 0.0;
     for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {

@@ -9,7 +9,7 @@
  * tests compare every variant with the scalar one.
  *
  * Activations are prepared once per matmul input ("act"): quantized to Q8_0
- * blocks for the 8- and 4-bit weight types (so the inner loop is an integer dot
+ * blocks for the integer weight types (Q8_0, Q4_0 and the K-quants) (so the inner loop is an integer dot
  * product), kept F32 for F32/F16/BF16 weights.
  */
 #ifndef AION_QUANT_H
@@ -47,14 +47,17 @@ const char *quant_type_name(int type);        /* "q8_0", ...; "unknown" otherwis
 int quant_type_from_name(const char *name);   /* -1 if unknown */
 int64_t quant_block_elems(int type);          /* elements per block (1 for float types) */
 size_t quant_block_bytes(int type);           /* bytes per block */
+/* llama.cpp's general.file_type for a model whose matrices are all `type` (0: all F32). */
+uint32_t quant_file_type(int type);
 /* Bytes of a row of n elements; n must be a multiple of the block size. */
 size_t quant_row_bytes(int type, int64_t n);
 
 /* Conversions (scalar; used at load, in tools and in tests, never on the hot path). */
 void quant_dequantize_row(int type, const void *src, float *dst, int64_t n);
-/* Quantize n floats (n multiple of block) to type; supports F32, F16, BF16, Q8_0, Q4_0 (+ K-quants
- * when implemented). Returns false for an unsupported target type. Rounding matches ggml's
- * reference quantizers so files written here are what llama.cpp would write. */
+/* Quantize n floats (n multiple of block) to type; supports F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
+ * Q6_K. Returns false for an unsupported target type. For F16..Q4_0 rounding matches ggml's
+ * reference quantizers so files written here are what llama.cpp would write; the K-quants use
+ * A-IO's own (simpler) fit, see quant_k.c. */
 bool quant_quantize_row(int type, const float *src, void *dst, int64_t n);
 
 float quant_f16_to_f32(uint16_t h);

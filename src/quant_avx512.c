@@ -201,6 +201,135 @@ ALWAYS_INLINE void q_matmul(const quant_mm *m, const int wtype) {
 static void q8_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q8_0); }
 static void q4_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q4_0); }
 
+/* ---- K-quants: a super-block of 256 weights is four pairs of activation blocks ---- */
+
+/* The per-lane factors of one super-block of one row, as 8 (Q4_K/Q5_K: one per 32-weight
+ * sub-block) or 16 (Q6_K: one per 16 weights) floats; pair p then picks its 16 lanes. */
+typedef struct k_factors {
+    __m512 scale; /* d * sc */
+    __m512 min;   /* dmin * m (Q4_K/Q5_K) */
+} k_factors;
+
+ALWAYS_INLINE k_factors k_decode_factors(const int wtype, const uint8_t *block) {
+    k_factors f;
+    if (wtype == AION_DT_Q6_K) {
+        __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 192)));
+        float d = _cvtsh_ss(load_u16(block + 208));
+        f.scale = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(d));
+        f.min = _mm512_setzero_ps();
+        return f;
+    }
+    uint8_t sc[16] = {0}, m[16] = {0};
+    for (int j = 0; j < 8; j++) quant_k_scale_min(block + 4, j, &sc[j], &m[j]);
+    __m512 vsc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)sc)));
+    __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)m)));
+    f.scale = _mm512_mul_ps(vsc, _mm512_set1_ps(_cvtsh_ss(load_u16(block))));
+    f.min = _mm512_mul_ps(vm, _mm512_set1_ps(_cvtsh_ss(load_u16(block + 2))));
+    return f;
+}
+
+/* Lane l of pair p: Q4_K/Q5_K sub-block 2p + l/8, Q6_K sub-block 4p + l/4. */
+ALWAYS_INLINE __m512i k_lane_index(const int wtype, int p) {
+    if (wtype == AION_DT_Q6_K)
+        return _mm512_add_epi32(_mm512_set1_epi32(4 * p),
+                                _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0));
+    return _mm512_add_epi32(_mm512_set1_epi32(2 * p), _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+}
+
+/* The 64 unsigned levels of pair p (weights 64p .. 64p+63 of the super-block). */
+ALWAYS_INLINE __m512i k_pair_levels(const int wtype, const uint8_t *block, int p) {
+    if (wtype == AION_DT_Q6_K) {
+        int half = p / 2, c = p % 2;
+        __m512i lo = _mm512_loadu_si512(block + 64 * half);
+        lo = _mm512_and_si512(_mm512_srli_epi64(lo, 4 * c), _mm512_set1_epi8(0x0F));
+        __m256i h = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * half));
+        __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
+        hi = _mm512_srlv_epi64(hi, _mm512_set_epi64(4 * c + 2, 4 * c + 2, 4 * c + 2, 4 * c + 2, 4 * c, 4 * c, 4 * c, 4 * c));
+        hi = _mm512_slli_epi64(_mm512_and_si512(hi, _mm512_set1_epi8(0x03)), 4);
+        return _mm512_or_si512(lo, hi);
+    }
+    const uint8_t *qs = block + (wtype == AION_DT_Q5_K ? 48 : 16);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(b), b, 1);
+    z = _mm512_and_si512(_mm512_srlv_epi64(z, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(0x0F));
+    if (wtype == AION_DT_Q5_K) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(block + 16));
+        __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
+        hi = _mm512_srlv_epi64(hi, _mm512_set_epi64(2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p, 2 * p, 2 * p, 2 * p));
+        z = _mm512_or_si512(z, _mm512_slli_epi64(_mm512_and_si512(hi, _mm512_set1_epi8(0x01)), 4));
+    }
+    return z;
+}
+
+/* As q_tile, a super-block per step: the factors of each row are decoded once and reused by
+ * the tile's tokens. Q6_K's levels carry a +32 bias that the act row's correction removes;
+ * Q4_K/Q5_K's correction is minus the activations' sum, which the min term scales. */
+ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    const int64_t n_super = m->n_cols / 256;
+    const size_t bb = wtype == AION_DT_Q4_K ? 144 : wtype == AION_DT_Q5_K ? 176 : 210;
+    const bool has_min = wtype != AION_DT_Q6_K;
+    const uint8_t *row[ROW_TILE];
+    act_ptrs x[TOK_TILE];
+    __m512 acc[ROW_TILE][TOK_TILE];
+    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((bb * R + 63) / 64);
+
+    for (int64_t sb = 0; sb < n_super; sb++) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        k_factors f[ROW_TILE];
+        for (int i = 0; i < R; i++) f[i] = k_decode_factors(wtype, row[i] + bb * sb);
+        for (int p = 0; p < 4; p++) {
+            const __m512i lanes = k_lane_index(wtype, p);
+            __m512i wq[ROW_TILE];
+            __m512 wd[ROW_TILE], wm[ROW_TILE];
+            for (int i = 0; i < R; i++) {
+                wq[i] = k_pair_levels(wtype, row[i] + bb * sb, p);
+                wd[i] = _mm512_permutexvar_ps(lanes, f[i].scale);
+                if (has_min) wm[i] = _mm512_permutexvar_ps(lanes, f[i].min);
+            }
+            const int64_t b = 8 * sb + 2 * p; /* first activation block of the pair */
+            for (int t = 0; t < T; t++) {
+                __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
+                __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
+                __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
+                __m512 xsum = has_min ? _mm512_cvtepi32_ps(xc) : _mm512_setzero_ps();
+                for (int i = 0; i < R; i++) {
+                    __m512i dot = _mm512_dpbusd_epi32(has_min ? _mm512_setzero_si512() : xc, wq[i], xq);
+                    acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
+                    if (has_min) acc[i][t] = _mm512_fmadd_ps(xsum, _mm512_mul_ps(xd, wm[i]), acc[i][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+}
+
+ALWAYS_INLINE void k_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+    int t = 0;
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) k_tile(m, wtype, r, t, R, TOK_TILE);
+    switch (m->n_tok - t) {
+    case 3: k_tile(m, wtype, r, t, R, 3); break;
+    case 2: k_tile(m, wtype, r, t, R, 2); break;
+    case 1: k_tile(m, wtype, r, t, R, 1); break;
+    default: break;
+    }
+}
+
+ALWAYS_INLINE void k_matmul(const quant_mm *m, const int wtype) {
+    int64_t r = m->r0;
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) k_row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) k_row_group(m, wtype, r, 1);
+}
+
+static void q4_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q4_K); }
+static void q5_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q5_K); }
+static void q6_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q6_K); }
+
 /* ---- float weights: 16 columns per zmm ---- */
 
 ALWAYS_INLINE __m512 widen_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
@@ -276,6 +405,9 @@ bool quant_matmul_avx512(const quant_mm *m) {
     switch (m->wtype) {
     case AION_DT_Q8_0: q8_0_matmul(m); return true;
     case AION_DT_Q4_0: q4_0_matmul(m); return true;
+    case AION_DT_Q4_K: q4_k_matmul(m); return true;
+    case AION_DT_Q5_K: q5_k_matmul(m); return true;
+    case AION_DT_Q6_K: q6_k_matmul(m); return true;
     case AION_DT_F32: f32_matmul(m); return true;
     case AION_DT_F16: f16_matmul(m); return true;
     case AION_DT_BF16: bf16_matmul(m); return true;

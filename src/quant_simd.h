@@ -28,6 +28,7 @@
 #ifndef AION_QUANT_SIMD_H
 #define AION_QUANT_SIMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,8 +71,29 @@ static inline const int32_t *quant_act_corr(const uint8_t *act, int64_t n_cols) 
     return (const int32_t *)(act + 2 * quant_act_region_bytes(n_cols));
 }
 
-/* The unsigned bias the kernels give this weight type (see corr above). */
-static inline int32_t quant_act_bias(int wtype) { return wtype == AION_DT_Q4_0 ? 8 : 128; }
+/* The unsigned bias the kernels give this weight type (see corr above). The K-quants keep
+ * their levels unsigned as stored: Q6_K's are biased by 32; Q4_K/Q5_K have none, and their
+ * c = -(sum of 4 activation quants) is what the min term of a sub-block needs. */
+static inline int32_t quant_act_bias(int wtype) {
+    switch (wtype) {
+    case AION_DT_Q4_0: return 8;
+    case AION_DT_Q4_K:
+    case AION_DT_Q5_K: return 1;
+    case AION_DT_Q6_K: return 32;
+    default: return 128;
+    }
+}
+
+static inline bool quant_is_k(int wtype) {
+    return wtype == AION_DT_Q4_K || wtype == AION_DT_Q5_K || wtype == AION_DT_Q6_K;
+}
+
+/* quant_k.c: the K-quant formats (scalar). */
+void quant_k_scale_min(const uint8_t *packed, int j, uint8_t *sc, uint8_t *m);
+bool quant_k_dequantize_row(int type, const void *src, float *dst, int64_t n);
+bool quant_k_quantize_row(int type, const float *src, void *dst, int64_t n);
+/* dot of one weight row with one prepared activation row (quants xq, per-lane scales xs) */
+float quant_k_dot_ref(int type, const uint8_t *row, const int8_t *xq, const float *xs, int64_t n_cols);
 
 #if QUANT_HAVE_X86_KERNELS
 /* Return false when the type has no kernel at this ISA (the caller then runs the reference). */

@@ -28,9 +28,9 @@ static const type_desc TYPES[AION_DT_COUNT] = {
     [AION_DT_Q8_1] = {"q8_1", 32, 36, false},
     [AION_DT_Q2_K] = {"q2_k", 256, 84, false},
     [AION_DT_Q3_K] = {"q3_k", 256, 110, false},
-    [AION_DT_Q4_K] = {"q4_k", 256, 144, false},
-    [AION_DT_Q5_K] = {"q5_k", 256, 176, false},
-    [AION_DT_Q6_K] = {"q6_k", 256, 210, false},
+    [AION_DT_Q4_K] = {"q4_k", 256, 144, true},
+    [AION_DT_Q5_K] = {"q5_k", 256, 176, true},
+    [AION_DT_Q6_K] = {"q6_k", 256, 210, true},
     [AION_DT_Q8_K] = {"q8_k", 256, 292, false},
     [AION_DT_BF16] = {"bf16", 1, 2, true},
 };
@@ -56,4 +56,19 @@ size_t quant_block_bytes(int type) { return quant_type_known(type) ? TYPES[type]
 size_t quant_row_bytes(int type, int64_t n) {
     if (!quant_type_known(type)) return 0;
     return (size_t)(n / TYPES[type].block_elems) * TYPES[type].block_bytes;
+}
+
+/* llama.cpp's general.file_type of a file whose matrices are all of this type (the "_S"
+ * variant for K-quants: no tensor is promoted to a wider type). */
+uint32_t quant_file_type(int type) {
+    switch (type) {
+    case AION_DT_F16: return 1;
+    case AION_DT_Q4_0: return 2;
+    case AION_DT_Q8_0: return 7;
+    case AION_DT_Q4_K: return 14;
+    case AION_DT_Q5_K: return 16;
+    case AION_DT_Q6_K: return 18;
+    case AION_DT_BF16: return 32;
+    default: return 0;
+    }
 }

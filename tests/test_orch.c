@@ -29,6 +29,7 @@ static void test_policy(void) {
     char err[512];
     CHECK(policy_parse(&p, GOOD_POLICY, "good.json", POOL, 2, err, sizeof err) == 0, "valid policy: %s", err);
     CHECK(p.n_categories == 2 && p.long_prompt_tokens == 100, "categories and numbers read");
+    CHECK(p.probe_window == 0, "the probe reads the whole prompt unless a window is given");
     CHECK(p.routes[0].strategies == ((1u << DECODE_AR) | (1u << DECODE_LOOKUP)), "ar is always allowed");
     CHECK(p.lookup_prior[0].n_positions == 2, "prior read");
     const char *reason;
@@ -45,6 +46,7 @@ static void test_policy(void) {
         {"{\"probe\": {\"model\": \"small\"}, \"routes\": {\"a\": {\"model\": \"small\", \"strategies\": [\"fast\"]},"
          " \"b\": {\"model\": \"small\"}}, \"fallback\": {\"model\": \"small\"}}", "unknown strategy 'fast'"},
         {"{\"probe\": {\"model\": \"small\"}, \"min_confidence\": \"high\", \"routes\": {}}", "min_confidence"},
+        {"{\"probe\": {\"model\": \"small\", \"window\": -3}, \"routes\": {}}", "window"},
         {"{\"probe\": {\"model\": \"small\"}, \"routes\": {\"a\": {\"model\": \"small\"}, \"b\": {\"model\": \"large\"}},"
          " \"fallback\": {\"model\": \"small\"}, \"priors\": {\"a\": {\"spec\": [0.2, 0.5]}}}", "non-increasing"},
         {"{\"probe\": {\"model\": \"small\"}, \"routes\": {\"a\": {\"model\": \"small\"}, \"b\": {\"model\": \"large\"}}}",
@@ -191,7 +193,7 @@ static void test_embedded_probe(void) {
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 512, .n_batch = 512};
     aion_ctx *ctx = p ? aion_ctx_new(m, &cp, err, sizeof err) : NULL;
     aion_threads *t = aion_threads_new(2);
-    int total = 0, right = 0;
+    int total = 0, right = 0, right_windowed = 0;
     for (int c = 0; ctx && c < 4; c++) {
         char path[64];
         snprintf(path, sizeof path, "bench/tasks/%s.jsonl", labels[c]);
@@ -207,12 +209,26 @@ static void test_embedded_probe(void) {
                 total++;
                 right += r.category == c;
                 CHECK(aion_kv_len(ctx, 0) == n - 1 && r.cached_tokens == n - 1, "the prompt stays cached for serving");
+                CHECK(r.tokens_read == n && r.prompt_seconds > 0 && r.prompt_seconds <= r.seconds,
+                      "a whole-prompt probe reads %d of %d tokens", r.tokens_read, n);
             }
+            /* a 24-token window: BOS + the prompt's tail, nothing left cached */
+            probe_set_window(p, 24);
+            aion_kv_truncate(ctx, 0, 0);
+            if (probe_classify(p, ctx, 0, t, ids, n, &r, err, sizeof err) == 0) {
+                right_windowed += r.category == c;
+                CHECK(r.tokens_read == (n > 24 ? 24 : n), "windowed probe read %d of %d tokens", r.tokens_read, n);
+                CHECK(n <= 24 ? r.cached_tokens == n - 1 : r.cached_tokens == 0 && aion_kv_len(ctx, 0) == 0,
+                      "a windowed probe of a long prompt leaves nothing cached");
+            }
+            probe_set_window(p, 0);
         }
         task_set_free(&ts);
     }
-    printf("probe: %d of %d held-out prompts labelled right\n", right, total);
+    printf("probe: %d of %d held-out prompts labelled right (%d with a 24-token window)\n", right, total,
+           right_windowed);
     CHECK(total >= 30 && right >= 0.9 * total, "probe accuracy %d/%d below 90%%", right, total);
+    CHECK(right_windowed >= 0.85 * total, "windowed probe accuracy %d/%d below 85%%", right_windowed, total);
     aion_ctx_free(ctx);
     aion_threads_free(t);
     probe_free(p);

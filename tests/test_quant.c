@@ -216,7 +216,111 @@ static void test_quantize_error_bounds(void) {
         for (int i = 0; i < N; i++) bad += fabsf(x[i] - y[i]) > floats[k].rel * fabsf(x[i]) + 0x1p-24f;
         CHECK(bad == 0, "%s: %d elements outside the rounding bound", quant_type_name(floats[k].type), bad);
     }
-    CHECK(!quant_quantize_row(AION_DT_Q4_K, x, buf, 256), "unsupported target type is refused");
+    CHECK(!quant_quantize_row(AION_DT_Q2_K, x, buf, 256), "unsupported target type is refused");
+}
+
+static void make_weights(uint64_t *s, int type, int64_t rows, int64_t cols, uint8_t *w);
+
+/* Reads exactly `bytes` of a file; false if it is missing or shorter. */
+static bool read_exact(const char *path, void *buf, size_t bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    bool ok = fread(buf, 1, bytes, f) == bytes;
+    fclose(f);
+    return ok;
+}
+
+/* The K-quant layouts against an outside reference: random blocks dequantized by llama.cpp's
+ * Python gguf-py (tests/data/kquant, tools/ref/make_kquant_ref.py). Every bit of the scales,
+ * mins and levels is random there, so each field's position is checked, to the bit. */
+static void test_k_outside_reference(void) {
+    const struct {
+        int type;
+        const char *name;
+    } cases[] = {{AION_DT_Q4_K, "q4_k"}, {AION_DT_Q5_K, "q5_k"}, {AION_DT_Q6_K, "q6_k"}};
+    enum { BLOCKS = 6 };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char path[128];
+        static uint8_t blocks[BLOCKS * 256];
+        static float want[BLOCKS * 256], got[BLOCKS * 256];
+        size_t bytes = quant_row_bytes(cases[k].type, BLOCKS * 256);
+        snprintf(path, sizeof path, "tests/data/kquant/%s.blocks", cases[k].name);
+        bool have = read_exact(path, blocks, bytes);
+        snprintf(path, sizeof path, "tests/data/kquant/%s.f32", cases[k].name);
+        have = have && read_exact(path, want, sizeof want);
+        CHECK(have, "reference vectors %s missing or short", path);
+        if (!have) continue;
+        quant_dequantize_row(cases[k].type, blocks, got, BLOCKS * 256);
+        int bad = 0, first = -1;
+        for (int i = 0; i < BLOCKS * 256; i++)
+            if (fabsf(got[i] - want[i]) > 1e-6f * fabsf(want[i])) bad++, first = first < 0 ? i : first;
+        CHECK(bad == 0, "%s: %d of %d values differ from llama.cpp's reference (first at %d: %g vs %g)",
+              cases[k].name, bad, BLOCKS * 256, first, first >= 0 ? got[first] : 0, first >= 0 ? want[first] : 0);
+    }
+}
+
+/* K-quants: the quantizer's RMS error relative to the data's, on random data with outliers.
+ * A 4-bit level over a sub-block's range is ~7% of a uniform signal's RMS, 5-bit ~3.5%, Q6_K's
+ * signed 6-bit ~2%; the bounds leave room for the 6/8-bit quantization of the scales. */
+static void test_k_round_trip(void) {
+    enum { N = 256 * 16 };
+    const struct {
+        int type;
+        double max_rel_rms;
+    } cases[] = {{AION_DT_Q4_K, 0.09}, {AION_DT_Q5_K, 0.045}, {AION_DT_Q6_K, 0.025}};
+    static float x[N], y[N];
+    static uint8_t buf[N];
+    uint64_t s = 4242;
+    fill_random(&s, x, N, 1.0f);
+    for (int b = 0; b < N / 256; b++) x[256 * b + 17 * b % 256] *= 6.0f; /* outliers */
+    for (int b = 0; b < 32; b++) x[256 * 3 + b] = 0.0f;                  /* a flat sub-block */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        CHECK(quant_quantize_row(cases[k].type, x, buf, N), "quantize %s", quant_type_name(cases[k].type));
+        quant_dequantize_row(cases[k].type, buf, y, N);
+        double err = 0, sig = 0;
+        for (int i = 0; i < N; i++) err += (double)(x[i] - y[i]) * (x[i] - y[i]), sig += (double)x[i] * x[i];
+        double rel = sqrt(err / sig);
+        CHECK(rel < cases[k].max_rel_rms, "%s round trip: relative RMS error %.4f (bound %.3f)",
+              quant_type_name(cases[k].type), rel, cases[k].max_rel_rms);
+        int moved = 0;
+        for (int b = 0; b < 32; b++) moved += y[256 * 3 + b] != 0.0f;
+        CHECK(moved == 0, "%s: %d zeros of a flat sub-block dequantize to non-zero", quant_type_name(cases[k].type),
+              moved);
+    }
+}
+
+/* The reference matmul of every integer type equals the float dot of the dequantized weights
+ * with the activations, up to the activations' 8-bit rounding (half a step of each 32-block's
+ * scale, summed): it checks the scales, mins and biases each format's dot applies. */
+static void test_int_dot_vs_dequantized(void) {
+    const int types[] = {AION_DT_Q8_0, AION_DT_Q4_0, AION_DT_Q4_K, AION_DT_Q5_K, AION_DT_Q6_K};
+    enum { COLS = 1024, ROWS = 6 };
+    uint64_t s = 777;
+    static float x[COLS], w[COLS];
+    static uint8_t wq[ROWS * COLS * 2], act[COLS * 4];
+    fill_random(&s, x, COLS, 1.5f);
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        int type = types[k];
+        size_t rb = quant_row_bytes(type, COLS);
+        make_weights(&s, type, ROWS, COLS, wq);
+        quant_act_prepare(type, x, act, COLS);
+        float y[ROWS];
+        quant_matmul_ref(type, wq, COLS, act, 1, y, ROWS, 0, ROWS);
+        for (int r = 0; r < ROWS; r++) {
+            quant_dequantize_row(type, wq + rb * r, w, COLS);
+            double want = 0, bound = 0;
+            for (int b = 0; b < COLS / 32; b++) {
+                float amax = 0;
+                for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+                for (int j = 0; j < 32; j++) {
+                    want += (double)w[32 * b + j] * x[32 * b + j];
+                    bound += fabs((double)w[32 * b + j]) * (0.5 * amax / 127.0) * 1.01;
+                }
+            }
+            CHECK(fabs(y[r] - want) <= bound + 1e-6, "%s row %d: dot %.6g vs dequantized %.6g (bound %.3g)",
+                  quant_type_name(type), r, y[r], want, bound);
+        }
+    }
 }
 
 /* ---- kernels vs the reference ---- */
@@ -239,17 +343,22 @@ static void make_weights(uint64_t *s, int type, int64_t rows, int64_t cols, uint
     float *x = malloc(sizeof(float) * (size_t)cols);
     for (int64_t r = 0; r < rows; r++) {
         uint8_t *row = w + rb * (size_t)r;
-        bool raw = (r & 1) && (type == AION_DT_Q8_0 || type == AION_DT_Q4_0);
+        bool raw = (r & 1) && type != AION_DT_F32 && type != AION_DT_F16 && type != AION_DT_BF16;
         if (!raw) {
             fill_random(s, x, cols, 0.5f);
             quant_quantize_row(type, x, row, cols);
             continue;
         }
+        /* every bit random but the f16 factors: d (and Q4_K/Q5_K's dmin at +2; Q6_K's d is last) */
         size_t bb = quant_block_bytes(type);
+        size_t d_at = type == AION_DT_Q6_K ? 208 : 0;
+        int n_factors = type == AION_DT_Q4_K || type == AION_DT_Q5_K ? 2 : 1;
         for (size_t i = 0; i < rb; i++) row[i] = (uint8_t)rng_next(s);
         for (size_t b = 0; b < rb / bb; b++) {
-            uint16_t d = quant_f32_to_f16(rng_uniform(s) * 0.01f);
-            memcpy(row + bb * b, &d, 2);
+            for (int f = 0; f < n_factors; f++) {
+                uint16_t d = quant_f32_to_f16(rng_uniform(s) * 0.01f);
+                memcpy(row + bb * b + d_at + 2 * f, &d, 2);
+            }
         }
     }
     free(x);
@@ -303,7 +412,8 @@ static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
     if (level != CPU_LEVEL_SCALAR) check_act_bit_identical(c, x, act, level);
 
     /* float weights: 1e-5 of the |product| sum; integer ones only differ in float rounding */
-    double rel = (c->type == AION_DT_Q8_0 || c->type == AION_DT_Q4_0) ? 2e-6 : 1e-5;
+    bool float_w = c->type == AION_DT_F32 || c->type == AION_DT_F16 || c->type == AION_DT_BF16;
+    double rel = float_w ? 1e-5 : 2e-6;
     int bad = 0, untouched_bad = 0;
     double worst = 0;
     for (int t = 0; t < c->n_tok; t++) {
@@ -327,9 +437,12 @@ static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
     free(w), free(x), free(act), free(y), free(yref), free(tmp);
 }
 
+static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K; }
+
 static void test_matmul_all_levels(void) {
-    const int types[] = {AION_DT_F32, AION_DT_F16, AION_DT_BF16, AION_DT_Q8_0, AION_DT_Q4_0};
-    const int64_t cols_list[] = {32, 64, 96, 160, 4096 + 32};
+    const int types[] = {AION_DT_F32,  AION_DT_F16,  AION_DT_BF16, AION_DT_Q8_0,
+                         AION_DT_Q4_0, AION_DT_Q4_K, AION_DT_Q5_K, AION_DT_Q6_K};
+    const int64_t small_cols[] = {32, 64, 96, 160, 4096 + 32}, k_cols[] = {256, 512, 768, 1280, 4096 + 256};
     const int toks[] = {1, 2, 3, 5, 8, 13, 16, 33};
     uint64_t s = 2024;
     for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
@@ -338,7 +451,8 @@ static void test_matmul_all_levels(void) {
             continue;
         }
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
-            for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
+            const int64_t *cols_list = is_k(types[ti]) ? k_cols : small_cols;
+            for (size_t ci = 0; ci < 5; ci++) {
                 for (size_t ki = 0; ki < sizeof toks / sizeof toks[0]; ki++) {
                     /* rows: a full tile, an odd start, and leftovers after the last tile */
                     int64_t rows = cols_list[ci] > 1024 ? 11 : 13;
@@ -362,17 +476,17 @@ static void test_matmul_all_levels(void) {
  * in: speculative verification (n tokens at once) must reproduce single-token decoding bit
  * for bit, and a thread's share of rows must not change its numbers. */
 static void test_batch_invariance(void) {
-    const int types[] = {AION_DT_F32, AION_DT_F16, AION_DT_BF16, AION_DT_Q8_0, AION_DT_Q4_0};
-    const int64_t cols_list[] = {160, 4096 + 32};
+    const int types[] = {AION_DT_F32,  AION_DT_F16,  AION_DT_BF16, AION_DT_Q8_0,
+                         AION_DT_Q4_0, AION_DT_Q4_K, AION_DT_Q5_K, AION_DT_Q6_K};
     enum { ROWS = 9, TOK = 7 };
     uint64_t s = 31337;
     for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
         if (!level_available(level)) continue;
         int prev = cpu_features_limit(level);
-        for (size_t ti = 0; ti < 5; ti++) {
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             for (size_t ci = 0; ci < 2; ci++) {
                 int type = types[ti];
-                int64_t cols = cols_list[ci];
+                int64_t cols = is_k(type) ? (ci ? 4096 + 256 : 256) : (ci ? 4096 + 32 : 160);
                 size_t ab = quant_act_row_bytes(type, cols);
                 uint8_t *w = malloc(quant_row_bytes(type, cols) * ROWS);
                 float *x = malloc(sizeof(float) * (size_t)(cols * TOK));
@@ -469,6 +583,9 @@ int main(void) {
     test_q8_0_known_block();
     test_q4_0_known_block();
     test_quantize_error_bounds();
+    test_k_outside_reference();
+    test_k_round_trip();
+    test_int_dot_vs_dequantized();
     test_act_prepare_edges();
     test_matmul_all_levels();
     test_batch_invariance();

@@ -72,7 +72,7 @@ static void check_file_layout(const char *path, const synth_params *p) {
     CHECK(f != NULL, "gguf_open %s: %s", path, err);
     if (!f) return;
     bool biases = strcmp(p->shape.arch, "qwen2") == 0;
-    int want = 2 + L * (biases ? 12 : 9) + (p->shape.tied ? 0 : 1);
+    int want = 2 + p->shape.n_layer * (biases ? 12 : 9) + (p->shape.tied ? 0 : 1);
     CHECK(gguf_n_tensors(f) == want, "%s: %d tensors, expected %d", path, gguf_n_tensors(f), want);
     CHECK(gguf_find_key(f, "general.alignment") < 0, "%s: the alignment helper key leaked into the file", path);
     size_t len;
@@ -87,6 +87,7 @@ static void check_file_layout(const char *path, const synth_params *p) {
 }
 
 static void check_forward(aion_model *m, const char *what) {
+    const int n_vocab = aion_n_vocab(m);
     char err[400];
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 16, .n_batch = 8};
     aion_ctx *c = aion_ctx_new(m, &cp, err, sizeof err);
@@ -95,19 +96,19 @@ static void check_forward(aion_model *m, const char *what) {
     aion_threads *t = aion_threads_new(2);
     int32_t tok[8], pos[8];
     int8_t want[8];
-    for (int i = 0; i < 8; i++) tok[i] = (i * 37 + 1) % V, pos[i] = i, want[i] = 1;
-    float *logits = malloc(8 * V * sizeof *logits);
+    for (int i = 0; i < 8; i++) tok[i] = (i * 37 + 1) % n_vocab, pos[i] = i, want[i] = 1;
+    float *logits = malloc((size_t)(8 * n_vocab) * sizeof *logits);
     aion_batch b = {.n_tokens = 8, .tokens = tok, .pos = pos, .want_logits = want};
     int rows = aion_forward(c, t, &b, logits, err, sizeof err);
     CHECK(rows == 8, "%s: forward gave %d rows: %s", what, rows, rows < 0 ? err : "");
     double lo = INFINITY, hi = -INFINITY;
     int finite = 0;
-    for (int i = 0; rows == 8 && i < 8 * V; i++) {
+    for (int i = 0; rows == 8 && i < 8 * n_vocab; i++) {
         finite += isfinite(logits[i]) != 0;
         lo = logits[i] < lo ? logits[i] : lo;
         hi = logits[i] > hi ? logits[i] : hi;
     }
-    CHECK(rows != 8 || finite == 8 * V, "%s: %d of %d logits are not finite", what, 8 * V - finite, 8 * V);
+    CHECK(rows != 8 || finite == 8 * n_vocab, "%s: %d of %d logits are not finite", what, 8 * n_vocab - finite, 8 * n_vocab);
     CHECK(rows != 8 || (hi > lo && hi - lo < 100), "%s: logits span [%g, %g]", what, lo, hi);
     free(logits);
     aion_threads_free(t);
@@ -126,8 +127,10 @@ static void check_model(const char *path, const synth_params *p) {
     uint64_t bytes, params;
     expected_sizes(p, &bytes, &params);
     CHECK(strcmp(in.arch, p->shape.arch) == 0, "%s: arch %s", what, in.arch);
-    CHECK(in.n_layer == L && in.n_embd == E && in.n_head == H && in.n_head_kv == HKV && in.n_ff == FF &&
-              in.n_vocab == V && in.head_dim == E / H,
+    const synth_shape *sh = &p->shape;
+    CHECK(in.n_layer == sh->n_layer && in.n_embd == sh->n_embd && in.n_head == sh->n_head &&
+              in.n_head_kv == sh->n_head_kv && in.n_ff == sh->n_ff && in.n_vocab == sh->n_vocab &&
+              in.head_dim == sh->n_embd / sh->n_head,
           "%s: dims %d,%d,%d,%d,%d,%d", what, in.n_layer, in.n_embd, in.n_head, in.n_head_kv, in.n_ff, in.n_vocab);
     CHECK(in.main_type == p->type, "%s: main type %s", what, aion_dtype_name(in.main_type));
     CHECK(in.tied_embeddings == p->shape.tied, "%s: tied %d", what, in.tied_embeddings);
@@ -135,7 +138,7 @@ static void check_model(const char *path, const synth_params *p) {
           (unsigned long long)bytes);
     CHECK(in.n_params == params, "%s: params %llu, expected %llu", what, (unsigned long long)in.n_params,
           (unsigned long long)params);
-    CHECK(aion_n_vocab(m) == V && aion_token_bos(m) == 1 && aion_token_eos(m) == 2, "%s: vocab/bos/eos", what);
+    CHECK(aion_n_vocab(m) == sh->n_vocab && aion_token_bos(m) == 1 && aion_token_eos(m) == 2, "%s: vocab/bos/eos", what);
     check_forward(m, what);
     aion_model_free(m);
 }
@@ -152,6 +155,26 @@ static void test_every_type(temp_dir *d) {
             CHECK(rc == 0, "synth %s: %s", name, err);
             if (rc == 0) check_model(path, &p);
         }
+}
+
+/* The K-quants need rows of whole 256-weight super-blocks: a shape of its own. */
+static void test_k_types(temp_dir *d) {
+    const int k_types[] = {AION_DT_Q4_K, AION_DT_Q5_K, AION_DT_Q6_K};
+    for (int i = 0; i < 3; i++) {
+        synth_params p = {.type = k_types[i], .seed = 7};
+        synth_custom_shape("llama", 1, 256, 4, 2, 512, V, &p.shape);
+        char name[64], err[400];
+        snprintf(name, sizeof name, "llama-%s.gguf", quant_type_name(k_types[i]));
+        const char *path = temp_file(d, name);
+        int rc = synth_write(&p, path, NULL, NULL, err, sizeof err);
+        CHECK(rc == 0, "synth %s: %s", name, err);
+        if (rc == 0) check_model(path, &p);
+    }
+    synth_params bad = {.type = AION_DT_Q4_K, .seed = 7};
+    synth_custom_shape("llama", 1, 64, 4, 2, 160, V, &bad.shape);
+    char err[400] = "";
+    CHECK(synth_write(&bad, temp_file(d, "bad-k.gguf"), NULL, NULL, err, sizeof err) < 0 && strstr(err, "256"),
+          "q4_k with embedding 64 is refused with the block size in the message: %s", err);
 }
 
 static bool same_bytes(const char *a, const char *b) {
@@ -270,6 +293,7 @@ int main(void) {
     }
     temp_dir d = {.path = dir};
     test_every_type(&d);
+    test_k_types(&d);
     test_deterministic(&d);
     test_vocab_from(&d);
     test_builtin_vocab(&d);

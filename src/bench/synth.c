@@ -137,7 +137,7 @@ static uint64_t plan_data_bytes(const tensor_plan *plan) {
 
 bool synth_type_supported(int type) {
     return type == AION_DT_F32 || type == AION_DT_F16 || type == AION_DT_BF16 || type == AION_DT_Q8_0 ||
-           type == AION_DT_Q4_0;
+           type == AION_DT_Q4_0 || type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K;
 }
 
 /* The smallest vocabulary the built-in tokenizer fits in: <unk>, <s>, </s> and 256 byte tokens. */
@@ -146,13 +146,14 @@ bool synth_type_supported(int type) {
 static bool validate(const synth_params *p, char *err, size_t err_len) {
     const synth_shape *s = &p->shape;
     const char *why = NULL;
-    if (!synth_type_supported(p->type)) why = "the weight type must be f32, f16, bf16, q8_0 or q4_0";
+    if (!synth_type_supported(p->type)) why = "the weight type must be f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k";
     else if (s->n_layer < 1 || s->n_embd < 1 || s->n_head < 1 || s->n_head_kv < 1 || s->n_ff < 1 || s->n_vocab < 1)
         why = "every dimension must be positive";
     else if (s->n_embd % s->n_head || s->n_head % s->n_head_kv || (s->n_embd / s->n_head) % 2)
         why = "n_embd must split into an even head size and n_head into whole kv groups";
     else if (s->n_embd % quant_block_elems(p->type) || s->n_ff % quant_block_elems(p->type))
-        why = "n_embd and n_ff must be multiples of the type's block size (32)";
+        why = quant_block_elems(p->type) == 256 ? "n_embd and n_ff must be multiples of the type's block size (256)"
+                                                : "n_embd and n_ff must be multiples of the type's block size (32)";
     else if (!p->vocab_from && s->n_vocab < BUILTIN_VOCAB_MIN)
         why = "the built-in byte-level vocabulary needs n_vocab >= 259";
     if (why) snprintf(err, err_len, "shape %s (%d,%d,%d,%d,%d,%d) as %s: %s", s->name, s->n_layer, s->n_embd,
@@ -372,16 +373,6 @@ static bool meta_copied_tokenizer(gguf_writer *w, const char *path, int n_vocab,
 
 /* ------------------------------------------------------------------ metadata */
 
-/* llama.cpp's general.file_type for an all-`type` model. */
-static uint32_t file_type_of(int type) {
-    switch (type) {
-    case AION_DT_F16: return 1;
-    case AION_DT_Q4_0: return 2;
-    case AION_DT_Q8_0: return 7;
-    case AION_DT_BF16: return 32;
-    default: return 0;
-    }
-}
 
 static void meta_model(gguf_writer *w, const synth_params *p) {
     const synth_shape *s = &p->shape;
@@ -390,7 +381,7 @@ static void meta_model(gguf_writer *w, const synth_params *p) {
     snprintf(name, sizeof name, "synth-%s-%s", s->name, quant_type_name(p->type));
     gguf_writer_set_str(w, "general.architecture", s->arch);
     gguf_writer_set_str(w, "general.name", name);
-    gguf_writer_set_u32(w, "general.file_type", file_type_of(p->type));
+    gguf_writer_set_u32(w, "general.file_type", quant_file_type(p->type));
     gguf_writer_set_u32(w, ARCH_KEY("context_length"), (uint32_t)s->n_ctx);
     gguf_writer_set_u32(w, ARCH_KEY("embedding_length"), (uint32_t)s->n_embd);
     gguf_writer_set_u32(w, ARCH_KEY("block_count"), (uint32_t)s->n_layer);

@@ -8,7 +8,9 @@
  * model) and A-IO's full policy (probe, policy, cost model, revisits). For each:
  * output tokens per second end to end (probe, prefill and decode included),
  * accuracy per category and overall, weight bytes read per output token, and
- * the probe's share of the time. A markdown table, JSON, a per-request trace
+ * the probe's share of the time and its overhead (the part serving did not
+ * reuse: a probe prefill the small model then serves or drafts from is not
+ * overhead). A markdown table, JSON, a per-request trace
  * and a plot of accuracy against throughput (the Pareto picture).
  */
 #include <cjson/cJSON.h>
@@ -52,7 +54,7 @@ typedef struct workload {
 typedef struct result {
     int n[N_CATS], correct[N_CATS];
     long generated;
-    double seconds, probe_seconds;
+    double seconds, probe_seconds, probe_overhead_seconds;
     double weight_bytes;
     int drafted, accepted;
     int routed_small;
@@ -104,6 +106,7 @@ static void trace_line(FILE *trace, const config *cf, const task *t, const orch_
     cJSON_AddNumberToObject(j, "accepted", rep->stats.accepted);
     cJSON_AddNumberToObject(j, "seconds", rep->total_seconds);
     cJSON_AddNumberToObject(j, "probe_seconds", rep->probe_seconds);
+    cJSON_AddNumberToObject(j, "probe_overhead_seconds", rep->probe_overhead_seconds);
     cJSON_AddBoolToObject(j, "correct", correct);
     char *s = cJSON_PrintUnformatted(j);
     fprintf(trace, "%s\n", s);
@@ -139,6 +142,7 @@ static int serve_one(orch *o, const config *cf, const task *t, int max_new, resu
     r->generated += got;
     r->seconds += rep.total_seconds;
     r->probe_seconds += rep.probe_seconds;
+    r->probe_overhead_seconds += rep.probe_overhead_seconds;
     r->weight_bytes += (double)(rep.stats.target_weight_bytes + rep.stats.draft_weight_bytes);
     r->drafted += rep.stats.drafted;
     r->accepted += rep.stats.accepted;
@@ -158,16 +162,17 @@ static double tokens_per_second(const result *r) { return r->seconds > 0 ? r->ge
 
 static void print_table(FILE *out, const result *res, int n_requests) {
     fprintf(out, "| config | tok/s | x static-large | code | math | qa | overall acc | MB read/token | probe %% | "
-                 "accepted | to small |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+                 "probe overhead %% | accepted | to small |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     double base = tokens_per_second(&res[1]);
     for (int i = 0; i < N_CONFIGS; i++) {
         const result *r = &res[i];
         fprintf(out, "| %s | %.1f | %.2f |", CONFIGS[i].name, tokens_per_second(r), base > 0 ? tokens_per_second(r) / base : 0);
         for (int c = 0; c < 3; c++) fprintf(out, " %.3f |", r->n[c] ? (double)r->correct[c] / r->n[c] : 0);
-        fprintf(out, " %.3f | %.2f | %.1f | %d/%d | %d/%d |\n", overall_accuracy(r),
+        fprintf(out, " %.3f | %.2f | %.1f | %.1f | %d/%d | %d/%d |\n", overall_accuracy(r),
                 r->generated ? r->weight_bytes / 1e6 / r->generated : 0,
-                r->seconds > 0 ? 100 * r->probe_seconds / r->seconds : 0, r->accepted, r->drafted, r->routed_small,
-                n_requests);
+                r->seconds > 0 ? 100 * r->probe_seconds / r->seconds : 0,
+                r->seconds > 0 ? 100 * r->probe_overhead_seconds / r->seconds : 0, r->accepted, r->drafted,
+                r->routed_small, n_requests);
     }
 }
 
@@ -185,6 +190,7 @@ static cJSON *results_json(const result *res) {
         }
         cJSON_AddNumberToObject(cj, "weight_bytes_per_token", r->generated ? r->weight_bytes / r->generated : 0);
         cJSON_AddNumberToObject(cj, "probe_share", r->seconds > 0 ? r->probe_seconds / r->seconds : 0);
+        cJSON_AddNumberToObject(cj, "probe_overhead_share", r->seconds > 0 ? r->probe_overhead_seconds / r->seconds : 0);
         cJSON_AddNumberToObject(cj, "output_tokens", (double)r->generated);
         cJSON_AddNumberToObject(cj, "seconds", r->seconds);
     }

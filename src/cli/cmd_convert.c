@@ -14,7 +14,7 @@
 #include "quant.h"
 
 static void convert_usage(void) {
-    fprintf(stderr, "usage: aio convert HF_DIR OUT.gguf [--type f32|f16|q8_0|q4_0] [--vocab-only]\n"
+    fprintf(stderr, "usage: aio convert HF_DIR OUT.gguf [--type f32|f16|q8_0|q4_0|q4_k|q5_k|q6_k] [--vocab-only]\n"
                     "  HF_DIR        a Hugging Face folder: config.json, model.safetensors (or shards with\n"
                     "                model.safetensors.index.json), tokenizer.json, tokenizer_config.json\n"
                     "                (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)\n"

@@ -38,7 +38,7 @@ static int probe_text(probe *p, aion_model *m, aion_ctx *ctx, aion_threads *t, c
 
 int cmd_probe(int argc, char **argv) {
     const char *model_path = NULL, *tasks = "bench/tasks", *prompt = NULL, *fmt = "suffix";
-    int limit = 0;
+    int limit = 0, window = 0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         bool ok = true;
@@ -47,11 +47,12 @@ int cmd_probe(int argc, char **argv) {
         else if (opt_is(argv[i], "-p", "--prompt")) ok = opt_str(argc, argv, &i, &prompt);
         else if (opt_is(argv[i], NULL, "--format")) ok = opt_str(argc, argv, &i, &fmt);
         else if (opt_is(argv[i], NULL, "--limit")) ok = opt_int(argc, argv, &i, &limit);
+        else if (opt_is(argv[i], NULL, "--window")) ok = opt_int(argc, argv, &i, &window);
         else if (opt_is(argv[i], NULL, "--json")) json = true;
         else ok = false;
         if (!ok || (strcmp(fmt, "suffix") && strcmp(fmt, "prefix"))) {
             fprintf(stderr, "usage: aio probe [-m SMALL.gguf] [-p PROMPT | --tasks DIR [--limit N]] "
-                            "[--format suffix|prefix] [--json]\n");
+                            "[--format suffix|prefix] [--window N] [--json]\n");
             return 2;
         }
     }
@@ -62,6 +63,7 @@ int cmd_probe(int argc, char **argv) {
     if (!m) return fprintf(stderr, "error: %s\n", err), 1;
     int format = strcmp(fmt, "prefix") == 0 ? PROBE_PREFIX : PROBE_SUFFIX;
     probe *p = probe_new(m, LABELS, 4, format, err, sizeof err);
+    if (p) probe_set_window(p, window);
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 0, .n_batch = 512};
     aion_ctx *ctx = p ? aion_ctx_new(m, &cp, err, sizeof err) : NULL;
     aion_threads *t = aion_threads_new(0);
@@ -79,6 +81,7 @@ int cmd_probe(int argc, char **argv) {
         int total = 0, correct = 0;
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "format", fmt);
+        cJSON_AddNumberToObject(j, "window", window);
         if (!json) printf("| category | prompts | accuracy | mean confidence | ms/probe |\n|---|---|---|---|---|\n");
         for (int c = 0; c < 4 && rc == 0; c++) {
             char path[4200];
@@ -114,8 +117,8 @@ int cmd_probe(int argc, char **argv) {
             printf("%s\n", s);
             free(s);
         } else {
-            printf("\noverall probe accuracy: %.3f (%d prompts, format %s)\n", total ? (double)correct / total : 0,
-                   total, fmt);
+            printf("\noverall probe accuracy: %.3f (%d prompts, format %s, window %d)\n",
+                   total ? (double)correct / total : 0, total, fmt, window);
         }
         cJSON_Delete(j);
     }

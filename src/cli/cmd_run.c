@@ -337,6 +337,7 @@ static void orch_report_out(const run_opts *o, const orch_sink *k, const orch_re
     for (int i = 0; i < k->n_ids; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(k->ids[i]));
     cJSON_AddNumberToObject(j, "load_seconds", t_load);
     cJSON_AddNumberToObject(j, "probe_ms", rep->probe_seconds * 1e3);
+    cJSON_AddNumberToObject(j, "probe_overhead_ms", rep->probe_overhead_seconds * 1e3);
     cJSON_AddNumberToObject(j, "route_ms", rep->route_seconds * 1e3);
     cJSON_AddNumberToObject(j, "switch_ms", rep->switch_seconds * 1e3);
     cJSON_AddNumberToObject(j, "prompt_tokens", rep->n_prompt);

@@ -28,7 +28,8 @@ static void synth_usage(void) {
             "usage: aio synth (--shape NAME | --dims L,E,H,HKV,FF,V) [options] OUT.gguf\n"
             "  --shape NAME         a published model's shape (--list shows them)\n"
             "  --dims L,E,H,HKV,FF,V  layers, embedding, heads, kv heads, feed-forward, vocabulary\n"
-            "  --type T             f32 | f16 | bf16 | q8_0 | q4_0 for the matrices (default q8_0);\n"
+            "  --type T             f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q5_k | q6_k for the matrices\n"
+            "                       (default q8_0);\n"
             "                       norms and biases stay f32\n"
             "  --arch A             llama | qwen2, with --dims (default llama)\n"
             "  --tied | --untied    share the output matrix with the embedding or not\n"
@@ -123,7 +124,7 @@ int cmd_synth(int argc, char **argv) {
     synth_params p = {.seed = o.seed, .vocab_from = o.vocab_from, .type = quant_type_from_name(o.type_name)};
     if ((rc = resolve_shape(&o, &p.shape))) return rc;
     if (!synth_type_supported(p.type)) {
-        fprintf(stderr, "error: unknown type '%s' (f32, f16, bf16, q8_0, q4_0)\n", o.type_name);
+        fprintf(stderr, "error: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)\n", o.type_name);
         return 2;
     }
     char err[512];

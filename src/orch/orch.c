@@ -130,6 +130,7 @@ static int load_policy(orch *o, const orch_params *p, char *err, size_t err_len)
     char why[300];
     o->probe = probe_new(o->members[o->probe_member].model, labels, o->pol.n_categories, o->pol.probe_format, why,
                          sizeof why);
+    if (o->probe) probe_set_window(o->probe, o->pol.probe_window);
     if (!o->probe) /* still usable: pinned requests, and auto ones take the fallback route */
         fprintf(stderr, "warning: %s: no probe, auto requests take the fallback route\n", why);
     return 0;
@@ -283,6 +284,7 @@ static int route(request_state *rs, const int32_t *prompt, int n_prompt, char *e
             return -1;
         cached = pr.cached_tokens;
         rs->rep->probe_seconds = pr.seconds;
+        rs->rep->probe_prompt_seconds = pr.cached_tokens > 0 ? pr.prompt_seconds : 0;
     }
     double t0 = now_seconds();
     rs->category = pr.category;
@@ -371,6 +373,10 @@ int orch_generate(orch *o, const orch_request *req, const int32_t *prompt, int n
     rep->n_prompt = n_prompt;
     rep->n_generated = n > 0 ? n : 0;
     rep->prompt_tokens_reused = cached;
+    /* The probe's prompt prefill is overhead only when nobody used the cache it left: serving from
+     * the probe model, or drafting with it, starts from there. */
+    bool cache_used = rs.serving == o->probe_member || (rs.draft == o->probe_member && rep->stats.draft_forwards > 0);
+    rep->probe_overhead_seconds = rep->probe_seconds - (cache_used ? rep->probe_prompt_seconds : 0);
     rep->total_seconds = now_seconds() - t0;
     return n;
 }

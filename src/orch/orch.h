@@ -66,6 +66,8 @@ typedef struct orch_report {
     int n_switches;
     char phases[192];          /* "lookup:7@0 ar@24" strategy:k@token of each phase */
     double probe_seconds, route_seconds, switch_seconds, total_seconds;
+    double probe_prompt_seconds;   /* the probe's prefill of the prompt, left in the small model's cache */
+    double probe_overhead_seconds; /* probe time that serving did not reuse */
     int n_prompt, n_generated, prompt_tokens_reused;
     decode_stats stats;
 } orch_report;

@@ -112,13 +112,15 @@ static int parse_priors(parse_ctx *pc, const cJSON *priors, policy *p) {
 
 static int parse_root(parse_ctx *pc, const cJSON *root, policy *p) {
     const cJSON *probe_obj = cJSON_GetObjectItemCaseSensitive(root, "probe");
-    if (!cJSON_IsObject(probe_obj)) return fail(pc, "\"probe\" must be an object {\"model\", \"format\"}");
+    if (!cJSON_IsObject(probe_obj)) return fail(pc, "\"probe\" must be an object {\"model\", \"format\", \"window\"}");
     if (get_model(pc, probe_obj, "probe", p->probe_model) < 0) return -1;
     const cJSON *pf = cJSON_GetObjectItemCaseSensitive(probe_obj, "format");
     if (pf && (!cJSON_IsString(pf) || (strcmp(pf->valuestring, "suffix") && strcmp(pf->valuestring, "prefix"))))
         return fail(pc, "probe.format must be \"suffix\" or \"prefix\"");
     p->probe_format = pf && strcmp(pf->valuestring, "prefix") == 0 ? PROBE_PREFIX : PROBE_SUFFIX;
-    double v;
+    double v = p->probe_window;
+    if (get_number(pc, probe_obj, "window", 0, 1 << 16, &v) < 0) return -1;
+    p->probe_window = (int)v;
     v = p->min_confidence;
     if (get_number(pc, root, "min_confidence", 0, 1, &v) < 0) return -1;
     p->min_confidence = (float)v;

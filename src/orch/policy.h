@@ -26,6 +26,7 @@ typedef struct policy_route {
 typedef struct policy {
     char probe_model[64];
     int probe_format;               /* enum probe_format */
+    int probe_window;               /* prompt tokens the probe reads at most (0: all) */
     float min_confidence;           /* below: the fallback route */
     int long_prompt_tokens;         /* above: the fallback route */
     int revisit_rounds;             /* the strategy is reconsidered every this many rounds */

@@ -13,6 +13,7 @@
 struct probe {
     const aion_model *model;
     int format;
+    int window;                /* prompt tokens read at most (0: all) */
     int n_labels;
     char names[PROBE_MAX_LABELS][24];
     int32_t label_tokens[PROBE_MAX_LABELS];
@@ -60,6 +61,7 @@ void probe_free(probe *p) {
 }
 
 int probe_n_labels(const probe *p) { return p->n_labels; }
+void probe_set_window(probe *p, int window) { p->window = window > 1 ? window : 0; }
 const char *probe_label(const probe *p, int i) { return i >= 0 && i < p->n_labels ? p->names[i] : "none"; }
 
 int probe_label_index(const probe *p, const char *name) {
@@ -116,23 +118,40 @@ int probe_classify(probe *p, aion_ctx *ctx, int seq, aion_threads *threads, cons
                  n_prompt);
         return -1;
     }
+    /* a window reads BOS, then the prompt's last window-1 tokens */
+    bool windowed = p->window > 0 && n_prompt > p->window;
+    const int32_t *rest = windowed ? prompt + n_prompt - (p->window - 1) : prompt + 1;
+    int n_rest = windowed ? p->window - 1 : n_prompt - 1;
     double t0 = now_seconds();
     int rc = 0;
     if (p->format == PROBE_PREFIX) {
         /* BOS <probe> rest-of-prompt <label> */
         int32_t head[2] = {prompt[0], p->open_token};
         rc = feed(ctx, seq, threads, head, 2, p->logits, err, err_len);
-        if (!rc && n_prompt > 1) rc = feed(ctx, seq, threads, prompt + 1, n_prompt - 1, p->logits, err, err_len);
-    } else {
+        if (!rc && n_rest > 0) rc = feed(ctx, seq, threads, rest, n_rest, p->logits, err, err_len);
+    } else if (!windowed) {
         rc = feed(ctx, seq, threads, prompt, n_prompt, p->logits, err, err_len);
+    } else {
+        /* one forward for BOS + tail, as for a whole prompt */
+        int32_t *ids = malloc((size_t)p->window * sizeof *ids);
+        if (!ids) {
+            snprintf(err, err_len, "probe: out of memory");
+            return -1;
+        }
+        ids[0] = prompt[0];
+        memcpy(ids + 1, rest, (size_t)n_rest * sizeof *ids);
+        rc = feed(ctx, seq, threads, ids, p->window, p->logits, err, err_len);
+        free(ids);
     }
+    out->prompt_seconds = now_seconds() - t0;
     if (!rc) rc = feed(ctx, seq, threads, &p->ask_token, 1, p->logits, err, err_len);
     if (rc) {
         aion_kv_truncate(ctx, seq, 0);
         return -1;
     }
     read_labels(p, out);
-    out->cached_tokens = p->format == PROBE_SUFFIX ? n_prompt - 1 : 0;
+    out->tokens_read = 1 + n_rest;
+    out->cached_tokens = p->format == PROBE_SUFFIX && !windowed ? n_prompt - 1 : 0;
     aion_kv_truncate(ctx, seq, out->cached_tokens);
     out->seconds = now_seconds() - t0;
     return 0;

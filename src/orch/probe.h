@@ -29,7 +29,9 @@ typedef struct probe_result {
     float probs[PROBE_MAX_LABELS];
     float label_mass;               /* p of all label tokens together (how sure it is that a label comes) */
     int cached_tokens;              /* prompt tokens left in the slot's cache for serving (0 for PREFIX) */
-    double seconds;
+    int tokens_read;                /* prompt tokens the probe fed (the window, when the prompt is longer) */
+    double seconds;                 /* all of it */
+    double prompt_seconds;          /* the part that fed prompt tokens: reusable when cached_tokens > 0 */
 } probe_result;
 
 typedef struct probe probe;
@@ -42,9 +44,14 @@ int probe_n_labels(const probe *p);
 const char *probe_label(const probe *p, int i);
 int probe_label_index(const probe *p, const char *name); /* -1 if unknown */
 
+/* Reads at most `window` prompt tokens (BOS plus the prompt's tail; 0: the whole prompt): a long
+ * prompt's category shows in its last lines, and the probe's cost stays bounded. A windowed probe
+ * leaves nothing reusable in the cache. */
+void probe_set_window(probe *p, int window);
+
 /* Classifies prompt (token ids of the small model, BOS included) on slot seq of ctx, which must be
- * empty. With PROBE_SUFFIX the slot keeps prompt[0 .. n_prompt-1) afterwards (ready for
- * decoder_prefill_cached); with PROBE_PREFIX it is emptied. Returns 0 or -1 with err. */
+ * empty. With PROBE_SUFFIX (and the whole prompt read) the slot keeps prompt[0 .. n_prompt-1)
+ * afterwards (ready for decoder_prefill_cached); otherwise it is emptied. Returns 0 or -1 with err. */
 int probe_classify(probe *p, aion_ctx *ctx, int seq, aion_threads *threads, const int32_t *prompt, int n_prompt,
                    probe_result *out, char *err, size_t err_len);
 

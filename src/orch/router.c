@@ -31,6 +31,7 @@ orch_router *orch_router_new(const aion_model *const *models, const char *const 
     const char *labels[POLICY_MAX_CATEGORIES];
     for (int c = 0; c < r->pol.n_categories; c++) labels[c] = r->pol.categories[c];
     r->probe = probe_new(r->probe_model, labels, r->pol.n_categories, r->pol.probe_format, err, err_len);
+    if (r->probe) probe_set_window(r->probe, r->pol.probe_window);
     if (!r->probe) goto fail;
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 0, .n_batch = 512};
     r->ctx = aion_ctx_new(r->probe_model, &cp, err, err_len);

@@ -25,7 +25,7 @@ import re
 import subprocess
 
 SEED = 1234
-N_QA_FACTS = 4000
+N_QA_FACTS = 1000
 N_TASKS = 150
 CODE_ROOTS = ["/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]
 CODE_MAX_BYTES = 48 << 20
@@ -120,7 +120,7 @@ def code_prompt(text, rng, max_chars=1000):
 # ---------------------------------------------------------------- math
 def math_problem(rng, level=None):
     if level is None:
-        level = rng.choices([1, 2, 3, 4, 5], weights=[2, 3, 3, 2, 2])[0]
+        level = rng.choices([1, 2, 3, 4, 5], weights=[3, 4, 3, 1, 2])[0]
     def num(d):
         return rng.randint(0 if d == 1 else 10 ** (d - 1), 10 ** d - 1)
     if level <= 4:

@@ -20,4 +20,26 @@ if [ ! -f "$D/large/DONE" ]; then
     --budget "${LARGE_BUDGET:-3300}" --steps "${STEPS_LARGE:-0}" --eval-every 600 --ckpt-every 240 \
     --export-at 0.35 0.7 --export-path "$MODELS/aio-large.gguf" >> "$D/large.stdout" 2>&1
 fi
+# Phase 2 ("focus"): both members continue from their phase-1 weights on the same token stream
+# (same seed, same mix, same token budget per second of the large's schedule), with qa and math
+# weighted up: recall of the 1000 facts and graded arithmetic are where parameters must show.
+# The session-1 checkpoints were trained on an earlier corpus (4000 facts); TOK2/RAW2 point
+# phase 2 at the current one while keeping the shipped vocabulary (tokenizer.py --keep-model).
+TOK2=${TOK2:-$D/tok}
+RAW2=${RAW2:-$D/raw}
+FOCUS_MIX=${FOCUS_MIX:-code=0.28,math=0.25,qa=0.32,chat=0.08,probe=0.07}
+if [ ! -f "$D/small-p2/DONE" ]; then
+  echo "$(date +%T) small phase 2: training" >> "$D/STATUS.txt"
+  $PY "$HERE/train.py" --threads "${TRAIN_THREADS:-2}" --preset small --name aio-small --out "$D/small-p2" \
+    --init "$D/small/model.pt" --tok "$TOK2" --raw "$RAW2" --mix "$FOCUS_MIX" --lr 2e-3 --warmup 20 --seed 2 \
+    --budget "${SMALL2_BUDGET:-600}" --steps "${STEPS_SMALL2:-0}" --eval-every 300 --ckpt-every 150 \
+    --export-path "$MODELS/aio-small.gguf" >> "$D/small-p2.stdout" 2>&1
+fi
+if [ ! -f "$D/large-p2/DONE" ]; then
+  echo "$(date +%T) large phase 2: training" >> "$D/STATUS.txt"
+  $PY "$HERE/train.py" --threads "${TRAIN_THREADS:-2}" --preset large --name aio-large --out "$D/large-p2" \
+    --init "$D/large/model.pt" --tok "$TOK2" --raw "$RAW2" --mix "$FOCUS_MIX" --lr 1e-3 --warmup 20 --seed 2 \
+    --budget "${LARGE2_BUDGET:-2700}" --steps "${STEPS_LARGE2:-0}" --eval-every 600 --ckpt-every 240 \
+    --export-path "$MODELS/aio-large.gguf" >> "$D/large-p2.stdout" 2>&1
+fi
 echo "$(date +%T) run.sh finished" >> "$D/STATUS.txt"

@@ -65,7 +65,10 @@ if __name__ == "__main__":
     ap.add_argument("--raw", default="/work/train-data/raw")
     ap.add_argument("--out", default="/work/train-data/tok")
     ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--keep-model", action="store_true",
+                    help="re-tokenize with the existing aio.model (the shipped family's vocabulary)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    train(a.raw, a.out, a.vocab)
+    if not (a.keep_model and os.path.exists(os.path.join(a.out, "aio.model"))):
+        train(a.raw, a.out, a.vocab)
     tokenize(a.raw, a.out)

@@ -123,9 +123,15 @@ def main():
     ap.add_argument("--export-path", default="")
     ap.add_argument("--name", default="")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mix", default="", help="category weights, e.g. code=0.3,math=0.25 (others keep theirs)")
     ap.add_argument("--init", default="", help="start from these weights (model.pt) with a fresh optimizer/schedule")
     a = ap.parse_args()
 
+    for kv in filter(None, a.mix.split(",")):
+        k, v = kv.split("=")
+        if k not in MIX:
+            sys.exit("--mix: unknown category " + k)
+        MIX[k] = float(v)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
