@@ -8,7 +8,8 @@
  * dot is vpmaddubsw + vpmaddwd; vpmaddubsw saturates at 16 bits, so Q8_0 cannot
  * use the +128 bias and takes the sign trick instead (|w| unsigned, sign moved
  * onto x, both within 127 so a pair sum stays below 2^15). Q4_0 nibbles are
- * small enough to go in unsigned as stored, with the act row's correction.
+ * small enough to go in unsigned as stored, with the act row's correction; so are
+ * the K-quants' levels (at most 63), one 32-weight block per step of a super-block.
  */
 #include "quant_simd.h"
 
@@ -187,6 +188,129 @@ ALWAYS_INLINE void q_matmul(const quant_mm *m, const int wtype) {
 static void q8_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q8_0); }
 static void q4_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q4_0); }
 
+/* ---- K-quants: a super-block of 256 weights is eight activation blocks ---- */
+
+/* The factors of one super-block of one row: Q4_K/Q5_K d*sc and dmin*m per 32-weight
+ * sub-block (8 floats), Q6_K d*sc per 16 weights (16 floats). */
+typedef struct k_factors {
+    float scale[16], min[8];
+} k_factors;
+
+static inline void k_decode_factors(const int wtype, const uint8_t *block, k_factors *f) {
+    if (wtype == AION_DT_Q6_K) {
+        const int8_t *sc = (const int8_t *)(block + 192);
+        float d = _cvtsh_ss(load_u16(block + 208));
+        for (int j = 0; j < 16; j++) f->scale[j] = d * sc[j];
+        return;
+    }
+    float d = _cvtsh_ss(load_u16(block)), dmin = _cvtsh_ss(load_u16(block + 2));
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        quant_k_scale_min(block + 4, j, &sc, &m);
+        f->scale[j] = d * sc;
+        f->min[j] = dmin * m;
+    }
+}
+
+/* The 32 unsigned levels of sub-block j (Q4_K/Q5_K) or activation block j (Q6_K). */
+ALWAYS_INLINE __m256i k_block_levels(const int wtype, const uint8_t *block, int j) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    if (wtype == AION_DT_Q6_K) {
+        int half = j / 4, quarter = j % 4; /* 32 weights = one quarter of a 128-weight half */
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(block + 64 * half + 32 * (quarter % 2)));
+        lo = _mm256_and_si256(_mm256_srli_epi16(lo, quarter < 2 ? 0 : 4), low4);
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * half));
+        hi = _mm256_and_si256(_mm256_srl_epi16(hi, _mm_cvtsi32_si128(2 * quarter)), _mm256_set1_epi8(0x03));
+        return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+    }
+    const uint8_t *qs = block + (wtype == AION_DT_Q5_K ? 48 : 16);
+    __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
+    q = _mm256_and_si256(_mm256_srli_epi16(q, 4 * (j % 2)), low4);
+    if (wtype == AION_DT_Q5_K) {
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(block + 16));
+        hi = _mm256_and_si256(_mm256_srl_epi16(hi, _mm_cvtsi32_si128(j)), _mm256_set1_epi8(0x01));
+        q = _mm256_or_si256(q, _mm256_slli_epi16(hi, 4));
+    }
+    return q;
+}
+
+/* As q_tile, one activation block per step; the levels are unsigned and small, so
+ * vpmaddubsw cannot saturate (63 * 127 * 2 < 2^15). Q6_K's +32 bias is removed by the act
+ * row's correction; for Q4_K/Q5_K the correction is minus the activations' sum, which the
+ * sub-block's min scales. */
+ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    const int64_t n_super = m->n_cols / 256;
+    const size_t bb = wtype == AION_DT_Q4_K ? 144 : wtype == AION_DT_Q5_K ? 176 : 210;
+    const bool q6 = wtype == AION_DT_Q6_K;
+    const uint8_t *row[ROW_TILE];
+    const int8_t *xq[TOK_TILE];
+    const float *xs[TOK_TILE];
+    const int32_t *xc[TOK_TILE];
+    __m256 acc[ROW_TILE][TOK_TILE];
+    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    for (int t = 0; t < T; t++) {
+        const uint8_t *a = m->act + m->act_row_bytes * (size_t)(t0 + t);
+        xq[t] = quant_act_quants(a);
+        xs[t] = quant_act_scales(a, m->n_cols);
+        xc[t] = quant_act_corr(a, m->n_cols);
+    }
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
+    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const int pf_lines = (int)((bb * R + 63) / 64);
+
+    for (int64_t sb = 0; sb < n_super; sb++) {
+        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        k_factors f[ROW_TILE];
+        for (int i = 0; i < R; i++) k_decode_factors(wtype, row[i] + bb * sb, &f[i]);
+        for (int j = 0; j < 8; j++) {
+            const int64_t b = 8 * sb + j;
+            __m256i wq[ROW_TILE];
+            __m256 wd[ROW_TILE], wm[ROW_TILE];
+            for (int i = 0; i < R; i++) {
+                wq[i] = k_block_levels(wtype, row[i] + bb * sb, j);
+                if (q6) {
+                    /* lanes 0-3: the first 16 weights' scale, lanes 4-7: the second's */
+                    wd[i] = _mm256_setr_m128(_mm_set1_ps(f[i].scale[2 * j]), _mm_set1_ps(f[i].scale[2 * j + 1]));
+                } else {
+                    wd[i] = _mm256_set1_ps(f[i].scale[j]);
+                    wm[i] = _mm256_set1_ps(f[i].min[j]);
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(xq[t] + 32 * b));
+                __m256 xd = _mm256_loadu_ps(xs[t] + 8 * b);
+                __m256i corr = _mm256_loadu_si256((const __m256i *)(xc[t] + 8 * b));
+                __m256 xsum = _mm256_cvtepi32_ps(corr);
+                for (int i = 0; i < R; i++) {
+                    __m256i dot = dot_u8s8(wq[i], x);
+                    if (q6) dot = _mm256_add_epi32(dot, corr);
+                    acc[i][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(xd, wd[i]), acc[i][t]);
+                    if (!q6) acc[i][t] = _mm256_fmadd_ps(xsum, _mm256_mul_ps(xd, wm[i]), acc[i][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = hsum256(acc[i][t]);
+}
+
+ALWAYS_INLINE void k_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+    int t = 0;
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) k_tile(m, wtype, r, t, R, TOK_TILE);
+    if (t < m->n_tok) k_tile(m, wtype, r, t, R, 1);
+}
+
+ALWAYS_INLINE void k_matmul(const quant_mm *m, const int wtype) {
+    int64_t r = m->r0;
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) k_row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) k_row_group(m, wtype, r, 1);
+}
+
+static void q4_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q4_K); }
+static void q5_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q5_K); }
+static void q6_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q6_K); }
+
 /* ---- float weights: 8 columns per ymm ---- */
 
 ALWAYS_INLINE __m256 load_w8(const int wtype, const uint8_t *p) {
@@ -263,6 +387,9 @@ bool quant_matmul_avx2(const quant_mm *m) {
     switch (m->wtype) {
     case AION_DT_Q8_0: q8_0_matmul(m); return true;
     case AION_DT_Q4_0: q4_0_matmul(m); return true;
+    case AION_DT_Q4_K: q4_k_matmul(m); return true;
+    case AION_DT_Q5_K: q5_k_matmul(m); return true;
+    case AION_DT_Q6_K: q6_k_matmul(m); return true;
     case AION_DT_F32: f32_matmul(m); return true;
     case AION_DT_F16: f16_matmul(m); return true;
     case AION_DT_BF16: bf16_matmul(m); return true;

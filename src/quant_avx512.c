@@ -13,7 +13,9 @@
  * weights are the unsigned operand (see quant_simd.h for the bias and its exact
  * correction), each block's 8 int32 lanes are converted to float and scaled by
  * d_weight * d_act lane-wise, so the only horizontal sum is at the end of the
- * row. Float weights are widened to f32 (vcvtph2ps for F16, a 16-bit shift for
+ * row. K-quants go the same way a super-block at a time: each row's sub-block
+ * factors are decoded once per super-block and spread over the lanes by a permute.
+ * Float weights are widened to f32 (vcvtph2ps for F16, a 16-bit shift for
  * BF16) and accumulated with FMA in f32.
  */
 #include "quant_simd.h"

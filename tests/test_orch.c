@@ -29,7 +29,10 @@ static void test_policy(void) {
     char err[512];
     CHECK(policy_parse(&p, GOOD_POLICY, "good.json", POOL, 2, err, sizeof err) == 0, "valid policy: %s", err);
     CHECK(p.n_categories == 2 && p.long_prompt_tokens == 100, "categories and numbers read");
-    CHECK(p.probe_window == 0, "the probe reads the whole prompt unless a window is given");
+    CHECK(p.probe_window == 0 && policy_probe_window(&p, 1000) == 0, "the probe reads the whole prompt unless a window is given");
+    p.probe_window = 32;
+    CHECK(policy_probe_window(&p, 100) == 0 && policy_probe_window(&p, 101) == 32,
+          "the window applies to prompts past the length rule only");
     CHECK(p.routes[0].strategies == ((1u << DECODE_AR) | (1u << DECODE_LOOKUP)), "ar is always allowed");
     CHECK(p.lookup_prior[0].n_positions == 2, "prior read");
     const char *reason;

@@ -130,7 +130,6 @@ static int load_policy(orch *o, const orch_params *p, char *err, size_t err_len)
     char why[300];
     o->probe = probe_new(o->members[o->probe_member].model, labels, o->pol.n_categories, o->pol.probe_format, why,
                          sizeof why);
-    if (o->probe) probe_set_window(o->probe, o->pol.probe_window);
     if (!o->probe) /* still usable: pinned requests, and auto ones take the fallback route */
         fprintf(stderr, "warning: %s: no probe, auto requests take the fallback route\n", why);
     return 0;
@@ -278,6 +277,7 @@ static int route(request_state *rs, const int32_t *prompt, int n_prompt, char *e
     int cached = 0;
     probe_result pr = {.category = -1};
     if ((is_auto || req->use_probe) && o->probe) {
+        probe_set_window(o->probe, policy_probe_window(&o->pol, n_prompt));
         if (n_prompt + 2 < aion_ctx_n_ctx(o->members[o->probe_member].ctx) &&
             probe_classify(o->probe, o->members[o->probe_member].ctx, 0, o->threads, prompt, n_prompt, &pr, err,
                            err_len) < 0)

@@ -191,3 +191,7 @@ const policy_route *policy_decide(const policy *p, int category, float confidenc
     *reason = "category";
     return &p->routes[category];
 }
+
+int policy_probe_window(const policy *p, int prompt_tokens) {
+    return prompt_tokens > p->long_prompt_tokens ? p->probe_window : 0;
+}

@@ -26,7 +26,7 @@ typedef struct policy_route {
 typedef struct policy {
     char probe_model[64];
     int probe_format;               /* enum probe_format */
-    int probe_window;               /* prompt tokens the probe reads at most (0: all) */
+    int probe_window;               /* prompt tokens the probe reads of a long prompt (0: all) */
     float min_confidence;           /* below: the fallback route */
     int long_prompt_tokens;         /* above: the fallback route */
     int revisit_rounds;             /* the strategy is reconsidered every this many rounds */
@@ -37,6 +37,11 @@ typedef struct policy {
     policy_route fallback;
     accept_profile lookup_prior[POLICY_MAX_CATEGORIES], spec_prior[POLICY_MAX_CATEGORIES];
 } policy;
+
+/* The probe window for a prompt: a prompt the length rule sends to the fallback anyway is probed
+ * on its tail only (its category still picks the strategy's priors); a shorter one is read whole,
+ * so that the probe model's cache of it can serve or draft. 0: read it all. */
+int policy_probe_window(const policy *p, int prompt_tokens);
 
 /* Parses and validates; model_names are the pool's members. Returns 0, or -1 with err. */
 int policy_parse(policy *p, const char *json_text, const char *source_name, const char *const *model_names,

@@ -31,7 +31,6 @@ orch_router *orch_router_new(const aion_model *const *models, const char *const 
     const char *labels[POLICY_MAX_CATEGORIES];
     for (int c = 0; c < r->pol.n_categories; c++) labels[c] = r->pol.categories[c];
     r->probe = probe_new(r->probe_model, labels, r->pol.n_categories, r->pol.probe_format, err, err_len);
-    if (r->probe) probe_set_window(r->probe, r->pol.probe_window);
     if (!r->probe) goto fail;
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 0, .n_batch = 512};
     r->ctx = aion_ctx_new(r->probe_model, &cp, err, err_len);
@@ -64,6 +63,7 @@ int orch_router_route(orch_router *r, const char *text, size_t len, route_decisi
     if (n > 0 && n <= cap) {
         aion_tokenize(r->probe_model, text, len, true, false, r->ids, cap);
         aion_kv_truncate(r->ctx, 0, 0);
+        probe_set_window(r->probe, policy_probe_window(&r->pol, n));
         rc = probe_classify(r->probe, r->ctx, 0, r->threads, r->ids, n, &pr, err, err_len);
         aion_kv_truncate(r->ctx, 0, 0);
     }
