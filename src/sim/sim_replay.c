@@ -32,6 +32,7 @@ void sim_setup_init(sim_setup *s, const sim_hw *hw, const sim_model *small, cons
     s->lookup_k = 7;
     s->prefill_chunk = 128;
     s->seed = 1;
+    s->compile_aware = true;
 }
 
 int sim_setup_policies(sim_setup *s, const char *aio_path, const char *paper_path, char *err, size_t err_len) {
@@ -111,6 +112,7 @@ typedef struct request_run {
     uint64_t rng;
     int ctx[SIM_MAX_MODELS];   /* positions cached per model */
     int produced, wanted;
+    int remaining;             /* requests left in the workload, this one included */
 } request_run;
 
 static double uniform01(uint64_t *s) {
@@ -235,7 +237,84 @@ typedef struct routing {
     cost_curve drafter;                /* and of the small model drafting inside a round */
 } routing;
 
-static decode_plan choose_plan(const request_run *rr, const routing *ro, const policy_route *route, int prompt) {
+/* ------------------------------------------------- compile-aware choice */
+
+/* The graph shapes the decode rounds of a plan run (prefill chunks are common to every plan). */
+typedef struct shape_set {
+    int n, model[4], tokens[4];
+} shape_set;
+
+static void shape_add(shape_set *ss, int model, int tokens) { ss->model[ss->n] = model, ss->tokens[ss->n++] = tokens; }
+
+static shape_set plan_shapes(const sim_setup *s, const decode_plan *p) {
+    shape_set ss = {0};
+    if (p->strategy == DECODE_SPEC) { /* round_spec_bucketed: drafter 2 then 1s, target one bucket */
+        shape_add(&ss, SIM_SMALL, 2);
+        if (p->k > 1) shape_add(&ss, SIM_SMALL, 1);
+        shape_add(&ss, SIM_LARGE, bucket_for(&s->dc, p->k + 1));
+    } else if (p->strategy == DECODE_LOOKUP) { /* round_lookup: a bucket when drafting, 1 otherwise */
+        shape_add(&ss, p->model, 1);
+        shape_add(&ss, p->model, bucket_for(&s->dc, p->k + 1));
+    } else {
+        shape_add(&ss, p->model, 1);
+    }
+    return ss;
+}
+
+static int uncompiled_shapes(const sim_machine *mc, const shape_set *ss) {
+    int n = 0;
+    for (int i = 0; i < ss->n; i++) {
+        int shape = ss->tokens[i] <= SIM_MAX_SHAPE ? ss->tokens[i] : SIM_MAX_SHAPE;
+        n += !mc->compiled[ss->model[i]][shape];
+    }
+    return n;
+}
+
+/* Output tokens a choice made now is expected to serve: this request's, times the requests left,
+ * times the share of requests served so far that went to this model (Laplace-smoothed, so the
+ * first request counts half the workload). The future is assumed to look like this request; a
+ * server would use its own traffic statistics the same way. */
+static double horizon_tokens(const request_run *rr, int model, int wanted) {
+    int served = model == SIM_SMALL ? rr->r->routed_small : rr->r->requests - rr->r->routed_small;
+    double share = (served + 1.0) / (rr->r->requests + 2.0);
+    return (double)wanted * rr->remaining * share;
+}
+
+/* On a graph-compiled machine a new shape costs graph_compile_s once. Among the cost model's
+ * candidates (ar, and every bucket k of each allowed strategy, as cost_choose tries them) pick
+ * the one with the least expected time over the horizon, compiles of its missing shapes
+ * included: a faster plan that needs new graphs wins only when what it saves over the horizon
+ * exceeds their compile cost; otherwise the plan sticks to shapes already compiled. */
+static decode_plan choose_compiled(const request_run *rr, const routing *ro, int model, unsigned allowed,
+                                   const sim_request *rq) {
+    const sim_setup *s = rr->s;
+    const cost_curve *target = &ro->target[model], *drafter = model == SIM_LARGE ? &ro->drafter : NULL;
+    double horizon = horizon_tokens(rr, model, model == SIM_SMALL ? rq->output_small : rq->output_large);
+    int prompt = rq->prompt_tokens;
+    decode_plan best = {.model = model, .strategy = DECODE_AR};
+    double best_seconds = -1;
+    for (int st = DECODE_AR; st <= DECODE_SPEC; st++) {
+        const accept_profile *acc = st == DECODE_LOOKUP ? &rr->lookup_acc : st == DECODE_SPEC ? &rr->spec_acc : NULL;
+        if (st != DECODE_AR && (!(allowed & (1u << st)) || acc->n_positions == 0 || (st == DECODE_SPEC && !drafter)))
+            continue;
+        for (int b = st == DECODE_AR ? 0 : 1; b < s->dc.n_buckets; b++) {
+            int k = st == DECODE_AR ? 0 : s->dc.buckets[b] - 1;
+            if (k > DECODE_MAX_DRAFT) break;
+            cost_option o = cost_estimate(st, k, target, drafter, acc, prompt, &s->dc);
+            if (o.tokens_per_second <= 0) continue;
+            decode_plan p = {.model = model, .strategy = o.strategy, .k = o.draft_max};
+            shape_set ss = plan_shapes(s, &p);
+            double seconds = horizon / o.tokens_per_second + uncompiled_shapes(rr->mc, &ss) * s->hw.compile_seconds;
+            if (best_seconds < 0 || seconds < best_seconds) best = p, best_seconds = seconds;
+            if (st == DECODE_AR) break;
+        }
+    }
+    return best;
+}
+
+static decode_plan choose_plan(const request_run *rr, const routing *ro, const policy_route *route,
+                               const sim_request *rq) {
+    int prompt = rq->prompt_tokens;
     const sim_setup *s = rr->s;
     decode_plan p = {.model = strcmp(route->model, "aio-small") == 0 ? SIM_SMALL : SIM_LARGE};
     unsigned allowed = route->strategies | (1u << DECODE_AR);
@@ -247,8 +326,10 @@ static decode_plan choose_plan(const request_run *rr, const routing *ro, const p
         p.k = s->dc.draft_max;
         return p;
     }
-    cost_option best = cost_choose(allowed, &ro->target[p.model], p.model == SIM_LARGE ? &ro->drafter : NULL,
-                                   &rr->lookup_acc, &rr->spec_acc, prompt, &s->dc);
+    const cost_curve *drafter = p.model == SIM_LARGE ? &ro->drafter : NULL;
+    if (s->compile_aware && s->exec == SIM_EXEC_GRAPH && s->hw.compile_seconds > 0)
+        return choose_compiled(rr, ro, p.model, allowed, rq);
+    cost_option best = cost_choose(allowed, &ro->target[p.model], drafter, &rr->lookup_acc, &rr->spec_acc, prompt, &s->dc);
     p.strategy = best.strategy;
     p.k = best.draft_max;
     return p;
@@ -263,7 +344,7 @@ static void serve_routed(request_run *rr, const sim_workload *w, const sim_reque
     int category = rq->probed >= 0 ? policy_category_index(ro->pol, w->cats[rq->probed].name) : -1;
     const char *reason;
     const policy_route *route = policy_decide(ro->pol, category, rq->confidence, rq->prompt_tokens, &reason);
-    decode_plan p = choose_plan(rr, ro, route, rq->prompt_tokens);
+    decode_plan p = choose_plan(rr, ro, route, rq);
     rr->wanted = p.model == SIM_SMALL ? rq->output_small : rq->output_large;
     rr->r->routed_small += p.model == SIM_SMALL;
     if (p.model == SIM_SMALL) {
@@ -284,7 +365,8 @@ static void serve(const sim_setup *s, const sim_workload *w, int policy_id, cons
     request_run rr = {.s = s, .mc = mc, .r = r,
                       .spec_acc = sim_accept_profile(cat->spec_accept, 1),
                       .lookup_acc = sim_accept_profile(cat->lookup_accept, cat->lookup_draft_rate),
-                      .rng = (s->seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(index + 1) * 0xD1B54A32D192ED03ull};
+                      .rng = (s->seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(index + 1) * 0xD1B54A32D192ED03ull,
+                      .remaining = w->n_requests - index};
     decode_plan p = {.model = SIM_LARGE, .strategy = DECODE_AR};
     switch (policy_id) {
     case SIM_STATIC_SMALL: p.model = SIM_SMALL; break;

@@ -15,7 +15,10 @@
  *                                device, one sync per round, shapes from the bucket set
  *   paper-policy                 probe, route by models/policy-paper.json, static strategy
  *   aio-policy                   probe, route by models/policy.json, strategy and k from
- *                                the cost model (orch/costmodel.c) on this machine's curves
+ *                                the cost model (orch/costmodel.c) on this machine's curves;
+ *                                on a graph-compiled machine a plan whose shapes are not yet
+ *                                compiled must save more than their compile cost over the
+ *                                expected rest of the workload (sim_replay.c, choose_compiled)
  * Every request is served alone (batch 1), as `aio bench mixed` serves them; a sync also ends
  * every autoregressive step and every prefill (the host needs the token). Policy files name
  * the default family's members: "aio-small" is the small model, "aio-large" the large one.
@@ -59,10 +62,12 @@ typedef struct sim_setup {
     int prefill_chunk;             /* prompt tokens per prefill forward (padded in graph mode) */
     policy aio_policy, paper_policy;
     bool have_aio_policy, have_paper_policy;
+    bool compile_aware;            /* aio-policy on graph-compiled machines counts compile cost (default) */
     uint64_t seed;
 } sim_setup;
 
-/* Defaults: the profile's execution, A-IO's buckets, spec k 3, lookup k 7, prefill chunks of 128. */
+/* Defaults: the profile's execution, A-IO's buckets, spec k 3, lookup k 7, prefill chunks of 128,
+ * compile-aware A-IO. */
 void sim_setup_init(sim_setup *s, const sim_hw *hw, const sim_model *small, const sim_model *large);
 /* Loads the two policy files (either may be NULL: that policy is then skipped). */
 int sim_setup_policies(sim_setup *s, const char *aio_path, const char *paper_path, char *err, size_t err_len);
