@@ -22,7 +22,7 @@ if(CMAKE_SCRIPT_MODE_FILE)
   endfunction()
 
   function(expect_policies json)
-    foreach(policy static-small static-large large+lookup spec-fine spec-bucketed paper-policy aio-policy)
+    foreach(policy static-small static-large large+lookup spec-fine-oracle spec-fine-k spec-bucketed paper-policy aio-policy)
       string(FIND "${json}" "\"${policy}\":{\"tokens_per_second\":" at)
       if(at EQUAL -1)
         message(FATAL_ERROR "no row for ${policy} in: ${json}")

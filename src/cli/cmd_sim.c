@@ -45,7 +45,7 @@ static void sim_usage(void) {
             "  --requests N        requests of the synthetic mix (default 100)\n"
             "  --seed S            seed of the mix and the acceptance draws (default 1)\n"
             "  --mode graph|eager  override the profile's execution\n"
-            "  --spec-k K          draft length of spec-fine/spec-bucketed (default 3)\n"
+            "  --spec-k K          draft length of spec-fine-k/spec-bucketed, cap of spec-fine-oracle (default 3)\n"
             "  --lookup-k K        draft length of large+lookup (default 7)\n"
             "  --prefill-chunk N   prompt tokens per prefill forward (default 128)\n"
             "  --policy FILE       A-IO's policy (default models/policy.json)\n"

@@ -16,7 +16,8 @@
 #include "sim/sim_replay.h"
 
 static const char *const POLICY_NAMES[SIM_N_POLICIES] = {
-    "static-small", "static-large", "large+lookup", "spec-fine", "spec-bucketed", "paper-policy", "aio-policy",
+    "static-small", "static-large",  "large+lookup", "spec-fine-oracle",
+    "spec-fine-k",  "spec-bucketed", "paper-policy", "aio-policy",
 };
 
 const char *sim_policy_name(int policy_id) { return policy_id >= 0 && policy_id < SIM_N_POLICIES ? POLICY_NAMES[policy_id] : "?"; }
@@ -189,11 +190,14 @@ static void round_spec_bucketed(request_run *rr, int k) {
     count_round(rr, k, accepted);
 }
 
-/* The host reads every draft token and stops at the first the target will reject (the best a
- * per-token rule can do); the target verifies exactly what was drafted. */
-static void round_spec_fine(request_run *rr, int k) {
+/* Fine-grained: the drafter runs one token per forward and the host reads every draft token (a sync
+ * each, and after it the next forward's graph launch is exposed). With an oracle stop the host stops at
+ * exactly the first draft the target will reject (the best any per-token rule can do) and the target
+ * verifies 1 + drafted tokens, a new shape per draft length; without one it drafts the fixed k and the
+ * target verifies exactly 1 + k tokens, one shape. Either way the round ends with the usual sync. */
+static void round_spec_fine(request_run *rr, int k, bool oracle) {
     int accepted = draw_accepted(rr, &rr->spec_acc, k), at = rr->ctx[SIM_SMALL];
-    int drafted = accepted < k ? accepted + 1 : k;
+    int drafted = oracle && accepted < k ? accepted + 1 : k;
     forward(rr, SIM_SMALL, 2, at, 1);
     sim_machine_sync(rr->mc);
     for (int i = 1; i < drafted; i++) {
@@ -209,12 +213,12 @@ static void round_spec_fine(request_run *rr, int k) {
 
 typedef struct decode_plan {
     int model, strategy, k;
-    bool fine;
+    bool fine, oracle; /* spec token by token (round_spec_fine), stopping by oracle */
 } decode_plan;
 
 static void decode_rest(request_run *rr, const decode_plan *p) {
     while (rr->produced < rr->wanted) {
-        if (p->strategy == DECODE_SPEC && p->fine) round_spec_fine(rr, p->k);
+        if (p->strategy == DECODE_SPEC && p->fine) round_spec_fine(rr, p->k, p->oracle);
         else if (p->strategy == DECODE_SPEC) round_spec_bucketed(rr, p->k);
         else if (p->strategy == DECODE_LOOKUP) round_lookup(rr, p->model, p->k);
         else round_ar(rr, p->model);
@@ -371,7 +375,8 @@ static void serve(const sim_setup *s, const sim_workload *w, int policy_id, cons
     switch (policy_id) {
     case SIM_STATIC_SMALL: p.model = SIM_SMALL; break;
     case SIM_LOOKUP: p.strategy = DECODE_LOOKUP, p.k = s->lookup_k; break;
-    case SIM_SPEC_FINE: p.strategy = DECODE_SPEC, p.k = s->spec_k, p.fine = true; break;
+    case SIM_SPEC_FINE_ORACLE: p.strategy = DECODE_SPEC, p.k = s->spec_k, p.fine = p.oracle = true; break;
+    case SIM_SPEC_FINE_K: p.strategy = DECODE_SPEC, p.k = s->spec_k, p.fine = true; break;
     case SIM_SPEC_BUCKETED: p.strategy = DECODE_SPEC, p.k = s->spec_k; break;
     default: break;
     }

@@ -6,10 +6,16 @@
  * speculation the A-IO paper contrasts:
  *   static-small, static-large   one model, autoregressive
  *   large+lookup                 prompt lookup on the large model, k = 7
- *   spec-fine                    the small model drafts for the large one token by token:
+ *   spec-fine-oracle             the small model drafts for the large one token by token:
  *                                the host reads every draft token (a sync each) and stops at
- *                                the first it would lose, and the target verifies exactly
- *                                1 + drafted tokens, so every draft length is a new shape
+ *                                exactly the first the target will reject (an oracle: the
+ *                                upper bound of any per-token stopping rule), and the target
+ *                                verifies exactly 1 + drafted tokens, so every draft length
+ *                                is a new shape
+ *   spec-fine-k                  what a per-token loop without an oracle does: the fixed k of
+ *                                spec-bucketed drafted one token at a time, a sync (the host
+ *                                reads the token) and an exposed drafter launch each, then
+ *                                the target verifies exactly 1 + k tokens (one shape)
  *   spec-bucketed                the same drafter with a fixed k: the k draft steps and the
  *                                verification (padded to a bucket) run back to back on the
  *                                device, one sync per round, shapes from the bucket set
@@ -42,7 +48,8 @@ enum sim_policy {
     SIM_STATIC_SMALL,
     SIM_STATIC_LARGE,
     SIM_LOOKUP,
-    SIM_SPEC_FINE,
+    SIM_SPEC_FINE_ORACLE,
+    SIM_SPEC_FINE_K,
     SIM_SPEC_BUCKETED,
     SIM_PAPER,
     SIM_AIO,
