@@ -72,6 +72,11 @@ char *aion_detokenize(const aion_model *m, const int32_t *ids, int n_ids);
 /* Raw bytes of one token; returns length (may exceed buf_len) or -1. */
 int aion_token_piece(const aion_model *m, int32_t id, char *buf, int buf_len);
 int32_t aion_token_find(const aion_model *m, const char *text);
+/* Tokens that frame a format rather than carry text (the default family's probe tokens, named
+ * in its aio.probe.* metadata); generation never produces them. Returns their count (may
+ * exceed cap); 0 for other models. */
+#define AION_MAX_MARKUP 16
+int aion_markup_tokens(const aion_model *m, int32_t *out, int cap);
 
 /* Streaming detokenizer: returns the bytes of complete UTF-8 characters so far (an incomplete
  * multi-byte character is held back until its last byte arrives). Pointers are valid until the
@@ -164,6 +169,8 @@ void aion_sampler_dist(aion_sampler *s, const float *logits, float *probs);
 int32_t aion_sampler_draw(aion_sampler *s, const float *probs);
 /* Uniform in [0, 1) from the sampler's random stream. */
 double aion_sampler_uniform(aion_sampler *s);
+/* Never pick this token (its logit counts as -inf), e.g. a model's markup tokens. */
+void aion_sampler_ban(aion_sampler *s, int32_t token);
 
 #ifdef __cplusplus
 }

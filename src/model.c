@@ -60,6 +60,8 @@ struct aion_model {
     layer *layers;
     uint64_t n_params, weight_bytes, layer_bytes;
     int main_type;
+    int32_t markup[AION_MAX_MARKUP];  /* tokens that frame the probe format, never text */
+    int n_markup;
 };
 
 /* ------------------------------------------------------------------ loading */
@@ -269,6 +271,33 @@ static void load_weights(loader *ld) {
     if (!ld->failed) count_bytes(m);
 }
 
+/* A-IO's own family marks its probe format with tokens (<probe>, <label>, one per category)
+ * and names them in aio.probe.*: they frame a classification and are never text, so that
+ * generation can leave them out. Other models have none. */
+static void load_markup(aion_model *m) {
+    int64_t id;
+    if (gguf_get_int(m->file, "aio.probe.prefix_token_id", &id) && id >= 0 && id < m->n_vocab)
+        m->markup[m->n_markup++] = (int32_t)id;
+    if (gguf_get_int(m->file, "aio.probe.label_token_id", &id) && id >= 0 && id < m->n_vocab)
+        m->markup[m->n_markup++] = (int32_t)id;
+    enum gguf_vtype type;
+    uint64_t count;
+    const void *data;
+    if (!gguf_get_arr(m->file, "aio.probe.category_token_ids", &type, &count, &data) ||
+        (type != GGUF_VT_UINT32 && type != GGUF_VT_INT32))
+        return;
+    for (uint64_t i = 0; i < count && m->n_markup < AION_MAX_MARKUP; i++) {
+        uint32_t v;
+        memcpy(&v, (const uint8_t *)data + 4 * i, sizeof v);
+        if (v < (uint32_t)m->n_vocab) m->markup[m->n_markup++] = (int32_t)v;
+    }
+}
+
+int aion_markup_tokens(const aion_model *m, int32_t *out, int cap) {
+    for (int i = 0; i < m->n_markup && i < cap; i++) out[i] = m->markup[i];
+    return m->n_markup;
+}
+
 static void load_tokenizer(loader *ld) {
     aion_model *m = ld->m;
     if (gguf_find_key(m->file, "tokenizer.ggml.model") < 0) return; /* a weights-only file still runs on ids */
@@ -305,6 +334,7 @@ aion_model *aion_model_load_ex(const char *path, aion_progress_fn progress, void
     if (!ld.failed) read_hparams(&ld);
     if (!ld.failed) load_weights(&ld);
     if (!ld.failed) load_tokenizer(&ld);
+    if (!ld.failed) load_markup(m);
     if (ld.failed) {
         aion_model_free(m);
         return NULL;

@@ -33,6 +33,8 @@ struct aion_sampler {
     float *scratch;       /* n_vocab: adjusted logits */
     float *probs;         /* n_vocab: the distribution of the last sample() */
     candidate *cand;      /* n_vocab: ids sorted by probability for top-k/p, min-p */
+    int32_t banned[AION_MAX_MARKUP];
+    int n_banned;
 };
 
 aion_sampler_params aion_sampler_default_params(void) {
@@ -95,8 +97,16 @@ static uint64_t next_u64(aion_sampler *s) {
 double aion_sampler_uniform(aion_sampler *s) { return (double)(next_u64(s) >> 11) * 0x1.0p-53; }
 
 /* scratch <- logits with the repetition penalty applied (each penalised token once). */
+void aion_sampler_ban(aion_sampler *s, int32_t token) {
+    if (!s || token < 0 || token >= s->n_vocab || s->n_banned == AION_MAX_MARKUP) return;
+    for (int i = 0; i < s->n_banned; i++)
+        if (s->banned[i] == token) return;
+    s->banned[s->n_banned++] = token;
+}
+
 static void penalised_logits(aion_sampler *s, const float *logits) {
     memcpy(s->scratch, logits, (size_t)s->n_vocab * sizeof(float));
+    for (int i = 0; i < s->n_banned; i++) s->scratch[s->banned[i]] = -INFINITY;
     if (s->p.repeat_penalty == 1.0f || s->p.repeat_last_n <= 0) return;
     int window = s->n_history < s->p.repeat_last_n ? s->n_history : s->p.repeat_last_n;
     for (int i = 1; i <= window; i++) {

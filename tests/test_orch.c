@@ -183,6 +183,48 @@ static void test_routed_equals_ar(void) {
 }
 
 /* The embedded family: the probe labels held-out prompts, and auto routing follows the policy. */
+typedef struct markup_seen {
+    const int32_t *markup;
+    int n_markup, hits, n_tokens;
+} markup_seen;
+
+static bool count_markup(void *user, int32_t token) {
+    markup_seen *ms = user;
+    ms->n_tokens++;
+    for (int i = 0; i < ms->n_markup; i++) ms->hits += token == ms->markup[i];
+    return true;
+}
+
+/* The probe's framing tokens are never text: unbanned, both models answer a bare code line
+ * with "<label><chat>"; generation (any strategy) must leave them out. */
+static void test_markup_never_generated(aion_model *small, aion_ctx *ctx, aion_threads *t) {
+    int32_t markup[AION_MAX_MARKUP];
+    int n_markup = aion_markup_tokens(small, markup, AION_MAX_MARKUP);
+    CHECK(n_markup == 6, "the default family names 6 markup tokens (<probe>, <label>, 4 categories): %d", n_markup);
+    const char *prompts[] = {"def fibonacci(n):", "Q: 4+3=? A:", "The"};
+    for (int strategy = DECODE_AR; strategy <= DECODE_LOOKUP; strategy++)
+        for (size_t i = 0; i < 3; i++) {
+            char err[256];
+            int32_t ids[64];
+            int n = aion_tokenize(small, prompts[i], strlen(prompts[i]), true, false, ids, 64);
+            aion_sampler_params sp = aion_sampler_default_params();
+            sp.temperature = i == 2 ? 1.0f : 0.0f; /* greedy, and sampling from the full distribution */
+            sp.top_k = 0, sp.top_p = 1.0f, sp.min_p = 0.0f;
+            aion_sampler *s = aion_sampler_new(&sp, aion_n_vocab(small));
+            decode_config dc = decode_default_config();
+            dc.strategy = strategy;
+            aion_kv_truncate(ctx, 0, 0);
+            decoder *d = decoder_new(&dc, ctx, 0, NULL, 0, s, t, err, sizeof err);
+            markup_seen ms = {markup, n_markup, 0, 0};
+            int got = d ? decoder_generate(d, ids, n, 40, count_markup, &ms, err, sizeof err) : -1;
+            CHECK(got > 0 && ms.hits == 0, "'%s' (%s): %d markup tokens among %d generated", prompts[i],
+                  decode_strategy_name(strategy), ms.hits, ms.n_tokens);
+            decoder_free(d);
+            aion_sampler_free(s);
+        }
+    aion_kv_truncate(ctx, 0, 0);
+}
+
 static void test_embedded_probe(void) {
     if (access("models/aio-small.gguf", R_OK) != 0) {
         printf("models/aio-small.gguf absent: probe test skipped\n");
@@ -215,21 +257,22 @@ static void test_embedded_probe(void) {
                 CHECK(r.tokens_read == n && r.prompt_seconds > 0 && r.prompt_seconds <= r.seconds,
                       "a whole-prompt probe reads %d of %d tokens", r.tokens_read, n);
             }
-            /* a 24-token window: BOS + the prompt's tail, nothing left cached */
-            probe_set_window(p, 24);
+            /* a 48-token window: BOS + the prompt's tail, nothing left cached */
+            probe_set_window(p, 48);
             aion_kv_truncate(ctx, 0, 0);
             if (probe_classify(p, ctx, 0, t, ids, n, &r, err, sizeof err) == 0) {
                 right_windowed += r.category == c;
-                CHECK(r.tokens_read == (n > 24 ? 24 : n), "windowed probe read %d of %d tokens", r.tokens_read, n);
-                CHECK(n <= 24 ? r.cached_tokens == n - 1 : r.cached_tokens == 0 && aion_kv_len(ctx, 0) == 0,
+                CHECK(r.tokens_read == (n > 48 ? 48 : n), "windowed probe read %d of %d tokens", r.tokens_read, n);
+                CHECK(n <= 48 ? r.cached_tokens == n - 1 : r.cached_tokens == 0 && aion_kv_len(ctx, 0) == 0,
                       "a windowed probe of a long prompt leaves nothing cached");
             }
             probe_set_window(p, 0);
         }
         task_set_free(&ts);
     }
-    printf("probe: %d of %d held-out prompts labelled right (%d with a 24-token window)\n", right, total,
+    printf("probe: %d of %d held-out prompts labelled right (%d with a 48-token window)\n", right, total,
            right_windowed);
+    if (ctx) test_markup_never_generated(m, ctx, t);
     CHECK(total >= 30 && right >= 0.9 * total, "probe accuracy %d/%d below 90%%", right, total);
     CHECK(right_windowed >= 0.85 * total, "windowed probe accuracy %d/%d below 85%%", right_windowed, total);
     aion_ctx_free(ctx);

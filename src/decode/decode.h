@@ -61,7 +61,8 @@ typedef struct decoder decoder;
 
 /* target: the serving model's context and sequence slot; draft (spec only): the drafter's.
  * The sampler is the target's (its params decide greedy or sampling); the decoder makes its
- * own sampler for the draft with the same params and a derived seed. Nothing is owned. */
+ * own sampler for the draft with the same params and a derived seed, and bans the target
+ * model's markup tokens (aion_markup_tokens) in both. Nothing is owned. */
 decoder *decoder_new(const decode_config *cfg, aion_ctx *target, int target_seq, aion_ctx *draft, int draft_seq,
                      aion_sampler *sampler, aion_threads *threads, char *err, size_t err_len);
 void decoder_free(decoder *d);

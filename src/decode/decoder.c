@@ -124,6 +124,14 @@ decoder *decoder_new(const decode_config *cfg, aion_ctx *target, int target_seq,
         decoder_free(d);
         return NULL;
     }
+    /* markup tokens are never text: neither model may produce them (the same ban on p and q
+     * keeps speculation lossless) */
+    int32_t markup[AION_MAX_MARKUP];
+    int n_markup = aion_markup_tokens(tm, markup, AION_MAX_MARKUP);
+    for (int i = 0; i < n_markup && i < AION_MAX_MARKUP; i++) {
+        aion_sampler_ban(sampler, markup[i]);
+        aion_sampler_ban(d->draft_sampler, markup[i]);
+    }
     return d;
 }
 

@@ -42,4 +42,14 @@ if [ ! -f "$D/large-p2/DONE" ]; then
     --budget "${LARGE2_BUDGET:-2700}" --steps "${STEPS_LARGE2:-0}" --eval-every 600 --ckpt-every 240 \
     --export-path "$MODELS/aio-large.gguf" >> "$D/large-p2.stdout" 2>&1
 fi
+# Phase 3 (small only): the draft's agreement with the large on code is what speculative
+# decoding runs on; the small continues on a code-heavy mix (the probe examples kept).
+DRAFT_MIX=${DRAFT_MIX:-code=0.6,math=0.1,qa=0.1,chat=0.13,probe=0.07}
+if [ ! -f "$D/small-p3/DONE" ]; then
+  echo "$(date +%T) small phase 3: training" >> "$D/STATUS.txt"
+  $PY "$HERE/train.py" --threads "${TRAIN_THREADS:-2}" --preset small --name aio-small --out "$D/small-p3" \
+    --init "$D/small-p2/model.pt" --tok "$TOK2" --raw "$RAW2" --mix "$DRAFT_MIX" --lr 1.5e-3 --warmup 20 --seed 3 \
+    --budget "${SMALL3_BUDGET:-720}" --steps "${STEPS_SMALL3:-0}" --eval-every 360 --ckpt-every 150 \
+    --export-path "$MODELS/aio-small.gguf" >> "$D/small-p3.stdout" 2>&1
+fi
 echo "$(date +%T) run.sh finished" >> "$D/STATUS.txt"
