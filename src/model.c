@@ -636,10 +636,12 @@ static void attend_head(const aion_ctx *c, int il, int seq, int pos, const float
     int n_keys = pos + 1;
     for (int k0 = 0; k0 < n_keys; k0 += ATTN_CHUNK) {
         int nk = n_keys - k0 < ATTN_CHUNK ? n_keys - k0 : ATTN_CHUNK;
+        const float *keys = kv_row(c, c->k_cache, seq, il, k0) + (size_t)kv_head * hd;
+        const float *vals = kv_row(c, c->v_cache, seq, il, k0) + (size_t)kv_head * hd;
+        quant_dot_rows_f32(q, keys, (size_t)c->kv_dim, nk, hd, scores);
         float chunk_max = -INFINITY;
         for (int j = 0; j < nk; j++) {
-            const float *key = kv_row(c, c->k_cache, seq, il, k0 + j) + (size_t)kv_head * hd;
-            scores[j] = quant_dot_f32(q, key, hd) * scale;
+            scores[j] *= scale;
             if (scores[j] > chunk_max) chunk_max = scores[j];
         }
         float new_max = chunk_max > run_max ? chunk_max : run_max;
@@ -650,11 +652,10 @@ static void attend_head(const aion_ctx *c, int il, int seq, int pos, const float
         }
         run_max = new_max;
         for (int j = 0; j < nk; j++) {
-            float w = expf(scores[j] - run_max);
-            run_sum += w;
-            const float *val = kv_row(c, c->v_cache, seq, il, k0 + j) + (size_t)kv_head * hd;
-            quant_axpy_f32(out, w, val, hd);
+            scores[j] = expf(scores[j] - run_max); /* now the weight of value j */
+            run_sum += scores[j];
         }
+        quant_axpy_rows_f32(out, scores, vals, (size_t)c->kv_dim, nk, hd);
     }
     float inv = 1.0f / run_sum;
     for (int d = 0; d < hd; d++) out[d] *= inv;

@@ -402,3 +402,23 @@ void quant_axpy_f32(float *y, float a, const float *x, int64_t n) {
     }
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
+
+void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n <= 256) {
+        quant_dot_rows_f32_avx512(q, rows, stride, n_rows, n, scores);
+        return;
+    }
+#endif
+    for (int j = 0; j < n_rows; j++) scores[j] = quant_dot_f32(q, rows + stride * (size_t)j, n);
+}
+
+void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n <= 256) {
+        quant_axpy_rows_f32_avx512(y, w, rows, stride, n_rows, n);
+        return;
+    }
+#endif
+    for (int j = 0; j < n_rows; j++) quant_axpy_f32(y, w[j], rows + stride * (size_t)j, n);
+}

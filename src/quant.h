@@ -85,5 +85,10 @@ void quant_matmul_ref(int wtype, const void *w, int64_t n_cols, const void *act,
 /* Small float vector helpers used by the forward pass (SIMD where available). */
 float quant_dot_f32(const float *a, const float *b, int64_t n);
 void quant_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a*x */
+/* Attention over a run of cached rows (row j at rows + j * stride): scores[j] = dot(q, row j),
+ * and y += sum_j w[j] * row j, in row order (each element's additions in the same order as
+ * n_rows calls of quant_axpy_f32). One call per run keeps q and y in registers. */
+void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
+void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
 
 #endif

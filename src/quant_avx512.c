@@ -449,4 +449,42 @@ void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
     }
 }
 
+
+/* ---- attention runs: q and y stay in registers over all rows ---- */
+
+#define MAX_HEAD_VECS 16 /* head size 256 */
+
+void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
+    const int nv = (int)((n + 15) / 16);
+    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+    __m512 qv[MAX_HEAD_VECS];
+    for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, q + 16 * v);
+    for (int j = 0; j < n_rows; j++) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        int v = 0;
+        for (; v + 2 <= nv; v += 2) {
+            __mmask16 k1 = v + 1 == nv - 1 ? tail : 0xFFFF;
+            acc0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(row + 16 * v), acc0);
+            acc1 = _mm512_fmadd_ps(qv[v + 1], _mm512_maskz_loadu_ps(k1, row + 16 * (v + 1)), acc1);
+        }
+        if (v < nv) acc0 = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(tail, row + 16 * v), acc0);
+        scores[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
+    const int nv = (int)((n + 15) / 16);
+    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+    __m512 yv[MAX_HEAD_VECS];
+    for (int v = 0; v < nv; v++) yv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, y + 16 * v);
+    for (int j = 0; j < n_rows; j++) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 a = _mm512_set1_ps(w[j]);
+        for (int v = 0; v < nv; v++)
+            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, row + 16 * v), yv[v]);
+    }
+    for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + 16 * v, v == nv - 1 ? tail : 0xFFFF, yv[v]);
+}
+
 #endif

@@ -563,6 +563,42 @@ static void test_dot_axpy(void) {
     }
 }
 
+/* The attention helpers over runs of rows: dot against a double reference; the run axpy is
+ * bit-identical to one axpy per row (same additions in the same order), at every level and
+ * for head sizes past the register-resident limit (256). */
+static void test_attention_rows(void) {
+    const int64_t sizes[] = {1, 7, 16, 64, 100, 128, 256, 300};
+    enum { ROWS = 5, MAXN = 300, STRIDE = MAXN + 3 };
+    static float q[MAXN], rows[ROWS * STRIDE], w[ROWS], y[MAXN], y_ref[MAXN], scores[ROWS];
+    uint64_t s = 2025;
+    fill_random(&s, q, MAXN, 1.0f);
+    fill_random(&s, rows, ROWS * STRIDE, 1.0f);
+    fill_random(&s, w, ROWS, 1.0f);
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t n = sizes[k];
+            quant_dot_rows_f32(q, rows, STRIDE, ROWS, n, scores);
+            int bad = 0;
+            for (int j = 0; j < ROWS; j++) {
+                double want = 0, mag = 1e-30;
+                for (int64_t i = 0; i < n; i++)
+                    want += (double)q[i] * rows[j * STRIDE + i], mag += fabs((double)q[i] * rows[j * STRIDE + i]);
+                bad += !(fabs(scores[j] - want) <= 1e-6 * mag);
+            }
+            CHECK(bad == 0, "%s dot_rows n=%lld: %d rows off", LEVEL_NAMES[level], (long long)n, bad);
+            fill_random(&s, y, MAXN, 1.0f);
+            memcpy(y_ref, y, sizeof y);
+            quant_axpy_rows_f32(y, w, rows, STRIDE, ROWS, n);
+            for (int j = 0; j < ROWS; j++) quant_axpy_f32(y_ref, w[j], rows + j * STRIDE, n);
+            CHECK(memcmp(y, y_ref, sizeof y) == 0, "%s axpy_rows n=%lld differs from row-by-row axpy (or wrote past n)",
+                  LEVEL_NAMES[level], (long long)n);
+        }
+        cpu_features_limit(prev);
+    }
+}
+
 static void test_cpu_levels(void) {
     printf("cpu: %s\n", cpu_describe());
     int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
@@ -590,5 +626,6 @@ int main(void) {
     test_matmul_all_levels();
     test_batch_invariance();
     test_dot_axpy();
+    test_attention_rows();
     return check_done();
 }
