@@ -454,37 +454,61 @@ void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
 
 #define MAX_HEAD_VECS 16 /* head size 256 */
 
-void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-    const int nv = (int)((n + 15) / 16);
-    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+ALWAYS_INLINE __mmask16 vec_mask(int v, int nv, __mmask16 tail) { return v == nv - 1 ? tail : (__mmask16)0xFFFF; }
+
+/* NV (vectors per row) is a constant at the specialised call sites, so the arrays below are
+ * registers; a stack array would put a store-to-load round trip into every FMA chain. */
+ALWAYS_INLINE void dot_rows(const float *q, const float *rows, size_t stride, int n_rows, const int NV,
+                            __mmask16 tail, float *scores) {
     __m512 qv[MAX_HEAD_VECS];
-    for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, q + 16 * v);
+    for (int v = 0; v < NV; v++) qv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), q + 16 * v);
     for (int j = 0; j < n_rows; j++) {
         const float *row = rows + stride * (size_t)j;
         __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        int v = 0;
-        for (; v + 2 <= nv; v += 2) {
-            __mmask16 k1 = v + 1 == nv - 1 ? tail : 0xFFFF;
-            acc0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(row + 16 * v), acc0);
-            acc1 = _mm512_fmadd_ps(qv[v + 1], _mm512_maskz_loadu_ps(k1, row + 16 * (v + 1)), acc1);
+        for (int v = 0; v < NV; v++) {
+            __m512 k = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v);
+            if (v % 2) acc1 = _mm512_fmadd_ps(qv[v], k, acc1);
+            else acc0 = _mm512_fmadd_ps(qv[v], k, acc0);
         }
-        if (v < nv) acc0 = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(tail, row + 16 * v), acc0);
         scores[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t stride, int n_rows, const int NV,
+                             __mmask16 tail) {
+    __m512 yv[MAX_HEAD_VECS];
+    for (int v = 0; v < NV; v++) yv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v);
+    for (int j = 0; j < n_rows; j++) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 a = _mm512_set1_ps(w[j]);
+        for (int v = 0; v < NV; v++)
+            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), yv[v]);
+    }
+    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), yv[v]);
+}
+
+void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
+    const int nv = (int)((n + 15) / 16);
+    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+    switch (nv) { /* the common head sizes: 64, 128 */
+    case 4: dot_rows(q, rows, stride, n_rows, 4, tail, scores); break;
+    case 8: dot_rows(q, rows, stride, n_rows, 8, tail, scores); break;
+    default:
+        for (int j = 0; j < n_rows; j++) scores[j] = quant_dot_f32_avx512(q, rows + stride * (size_t)j, n);
+        break;
     }
 }
 
 void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
     const int nv = (int)((n + 15) / 16);
     const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
-    __m512 yv[MAX_HEAD_VECS];
-    for (int v = 0; v < nv; v++) yv[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, y + 16 * v);
-    for (int j = 0; j < n_rows; j++) {
-        const float *row = rows + stride * (size_t)j;
-        __m512 a = _mm512_set1_ps(w[j]);
-        for (int v = 0; v < nv; v++)
-            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(v == nv - 1 ? tail : 0xFFFF, row + 16 * v), yv[v]);
+    switch (nv) {
+    case 4: axpy_rows(y, w, rows, stride, n_rows, 4, tail); break;
+    case 8: axpy_rows(y, w, rows, stride, n_rows, 8, tail); break;
+    default:
+        for (int j = 0; j < n_rows; j++) quant_axpy_f32_avx512(y, w[j], rows + stride * (size_t)j, n);
+        break;
     }
-    for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + 16 * v, v == nv - 1 ? tail : 0xFFFF, yv[v]);
 }
 
 #endif
