@@ -28,7 +28,7 @@ static const char *const CATEGORY_NAMES[STRAT_N_CATEGORIES] = {"code", "math", "
 #define DECODE_SLOT 0
 
 strat_config strat_default_config(void) {
-    return (strat_config){.tasks_dir = "bench/tasks", .limit = 0, .max_new = 48, .chat_max_new = 64,
+    return (strat_config){.tasks_dir = "bench/tasks", .limit = 0, .max_new = 48, .chat_max_new = 64, .repeat = 1,
                           .base = decode_default_config()};
 }
 
@@ -256,13 +256,24 @@ static int decode_variant(session *s, const strat_variant *v, int max_new, bool 
     sp.temperature = 0;
     aion_sampler *sampler = aion_sampler_new(&sp, aion_n_vocab(aion_ctx_model(s->target)));
     if (!sampler) return snprintf(err, err_len, "out of memory"), -1;
-    decoder *d = variant_decoder(s, v, sampler, err, err_len);
-    generation_reset(&s->gen, max_new, line_stop);
-    int going = d ? start_variant(s, d, draft, err, err_len) : -1;
-    rounds_cost cost = {0};
-    int rc = going < 0 ? -1 : going ? run_rounds(s, d, draft, &cost, err, err_len) : 0;
-    if (rc == 0) tally_add(tally, &cost, decoder_stats(d));
-    decoder_free(d);
+    /* Greedy decoding repeats itself token for token: repetitions differ only in time, and the
+     * fastest is the one least disturbed by the rest of the machine. */
+    rounds_cost best = {0};
+    decode_stats stats = {0};
+    int rc = 0;
+    for (int r = 0; r < (s->cfg->repeat > 1 ? s->cfg->repeat : 1) && rc == 0; r++) {
+        decoder *d = variant_decoder(s, v, sampler, err, err_len);
+        generation_reset(&s->gen, max_new, line_stop);
+        int going = d ? start_variant(s, d, draft, err, err_len) : -1;
+        rounds_cost cost = {0};
+        rc = going < 0 ? -1 : going ? run_rounds(s, d, draft, &cost, err, err_len) : 0;
+        if (rc == 0 && (r == 0 || cost.seconds < best.seconds)) {
+            best = cost;
+            stats = *decoder_stats(d);
+        }
+        decoder_free(d);
+    }
+    if (rc == 0) tally_add(tally, &best, &stats);
     aion_sampler_free(sampler);
     return rc;
 }

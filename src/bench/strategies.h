@@ -60,6 +60,7 @@ typedef struct strat_config {
     int limit;              /* first tasks of each category; <= 0: all */
     int max_new;            /* code, math, qa: also stop at the end of the first line */
     int chat_max_new;       /* chat: no line stop */
+    int repeat;             /* decodes of each (task, variant); the fastest counts (>= 1) */
     decode_config base;     /* buckets and n-gram sizes; strategy and k are set per variant */
     strat_progress_fn progress;
     void *progress_user;

@@ -33,7 +33,7 @@ int cmd_bench_strategies(int argc, char **argv);
 
 typedef struct strat_opts {
     const char *model_path, *draft_path, *tasks_dir, *out_dir;
-    int limit, max_new, chat_max_new, n_threads;
+    int limit, max_new, chat_max_new, n_threads, repeat;
     bool json;
 } strat_opts;
 
@@ -41,7 +41,7 @@ typedef struct strat_opts {
 typedef struct run_info {
     aion_model_info target, draft;
     const char *tasks_dir;
-    int limit, n_threads;
+    int limit, n_threads, repeat;
     double wall_seconds, cpu_percent;
 } run_info;
 
@@ -57,13 +57,14 @@ static void strat_usage(void) {
             "  --limit N         first N tasks of each category (default: all)\n"
             "  -n N              most new tokens of code, math, qa; they also stop at a line end (default 48)\n"
             "  --chat-max-new N  new tokens of chat, no line stop (default 64)\n"
+            "  --repeat R        decode each (task, strategy) R times, count the fastest (default 1)\n"
             "  -t N              threads (default: all cores)\n"
             "  --json            one JSON object on stdout instead of the Markdown table\n"
             "  --out DIR         also write strategies.{md,json,dat,png} there (default bench/out)\n");
 }
 
 static int parse_strat_args(int argc, char **argv, strat_opts *o) {
-    *o = (strat_opts){.out_dir = "bench/out", .max_new = 48, .chat_max_new = 64};
+    *o = (strat_opts){.out_dir = "bench/out", .max_new = 48, .chat_max_new = 64, .repeat = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -76,6 +77,7 @@ static int parse_strat_args(int argc, char **argv, strat_opts *o) {
         else if (opt_is(a, "-n", "--max-new")) ok = opt_int(argc, argv, &i, &o->max_new);
         else if (opt_is(a, NULL, "--chat-max-new")) ok = opt_int(argc, argv, &i, &o->chat_max_new);
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
+        else if (opt_is(a, NULL, "--repeat")) ok = opt_int(argc, argv, &i, &o->repeat);
         else if (opt_is(a, NULL, "--json")) o->json = true;
         else {
             fprintf(stderr, "error: unknown option '%s'\n", a);
@@ -83,8 +85,8 @@ static int parse_strat_args(int argc, char **argv, strat_opts *o) {
         }
         if (!ok) return 2;
     }
-    if (o->max_new < 1 || o->chat_max_new < 1 || o->n_threads < 0 || o->limit < 0) {
-        fprintf(stderr, "error: -n and --chat-max-new must be >= 1, -t and --limit >= 0\n");
+    if (o->max_new < 1 || o->chat_max_new < 1 || o->n_threads < 0 || o->limit < 0 || o->repeat < 1) {
+        fprintf(stderr, "error: -n, --chat-max-new and --repeat must be >= 1, -t and --limit >= 0\n");
         return 2;
     }
     return 0;
@@ -178,8 +180,8 @@ static void markdown_header(FILE *f, const run_info *ri, const strat_result *r) 
     char first[32] = "all tasks";
     if (ri->limit > 0) snprintf(first, sizeof first, "first %d tasks", ri->limit);
     fprintf(f, "tasks: %s, %s per category | greedy; code, math, qa: first line, at most %d tokens; "
-               "chat: %d tokens\n",
-            ri->tasks_dir, first, r->max_new, r->chat_max_new);
+               "chat: %d tokens | each decoded %d time%s, the fastest counted\n",
+            ri->tasks_dir, first, r->max_new, r->chat_max_new, ri->repeat, ri->repeat == 1 ? "" : "s");
     fprintf(f, "threads: %d | cpu: %s | run: %.0f s, cpu %.0f%% of the threads' time%s\n\n", ri->n_threads,
             cpu_describe(), ri->wall_seconds, ri->cpu_percent,
             ri->cpu_percent < 90 ? " (other processes took the cores: figures are disturbed)" : "");
@@ -299,6 +301,7 @@ static char *render_json(const run_info *ri, const strat_result *r) {
     cJSON_AddItemToObject(j, "draft", model_json(&ri->draft));
     cJSON_AddStringToObject(j, "tasks_dir", ri->tasks_dir);
     cJSON_AddNumberToObject(j, "limit", ri->limit);
+    cJSON_AddNumberToObject(j, "repeat", ri->repeat);
     cJSON_AddNumberToObject(j, "max_new", r->max_new);
     cJSON_AddNumberToObject(j, "chat_max_new", r->chat_max_new);
     cJSON_AddBoolToObject(j, "lossless", r->n_mismatches == 0);
@@ -426,10 +429,12 @@ static int measure(const strat_opts *o, strat_models *m, run_info *ri, strat_res
     cfg.tasks_dir = o->tasks_dir ? o->tasks_dir : find_source_file("bench/tasks", tasks_buf, sizeof tasks_buf);
     if (!cfg.tasks_dir) return fprintf(stderr, "error: no bench/tasks found (--tasks DIR)\n"), -1;
     cfg.limit = o->limit;
+    cfg.repeat = o->repeat;
     cfg.max_new = o->max_new;
     cfg.chat_max_new = o->chat_max_new;
     cfg.progress = report_progress;
-    *ri = (run_info){.tasks_dir = cfg.tasks_dir, .limit = o->limit, .n_threads = aion_threads_count(m->threads)};
+    *ri = (run_info){.tasks_dir = cfg.tasks_dir, .limit = o->limit, .repeat = o->repeat,
+                     .n_threads = aion_threads_count(m->threads)};
     aion_model_get_info(m->target, &ri->target);
     aion_model_get_info(m->draft, &ri->draft);
     double t0 = now_seconds(), c0 = process_cpu_seconds();
