@@ -580,10 +580,14 @@ static void matmul_worker(void *arg, int ith, int nth) {
 
 /* y[t][0..rows) = W x[t] for n_tok rows of x (each n_cols floats). */
 static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
-    size_t stride = quant_act_row_bytes(w->type, w->n_cols);
-    char *act = c->act;
-    for (int i = 0; i < n_tok; i++) quant_act_prepare(w->type, x + (size_t)i * w->n_cols, act + i * stride, w->n_cols);
-    matmul_task mt = {w, c->act, n_tok, y, w->n_rows};
+    const void *act = x; /* float weights read the activations as they are */
+    if (!quant_act_passthrough(w->type)) {
+        size_t stride = quant_act_row_bytes(w->type, w->n_cols);
+        for (int i = 0; i < n_tok; i++)
+            quant_act_prepare(w->type, x + (size_t)i * w->n_cols, c->act + i * stride, w->n_cols);
+        act = c->act;
+    }
+    matmul_task mt = {w, act, n_tok, y, w->n_rows};
     tp_run(t, matmul_worker, &mt);
 }
 

@@ -217,6 +217,8 @@ static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == 
 
 /* ---- activations ---- */
 
+bool quant_act_passthrough(int wtype) { return !is_int_weight(wtype); }
+
 size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
     if (is_int_weight(wtype)) return 3 * quant_act_region_bytes(n_cols);
     return (size_t)n_cols * sizeof(float);

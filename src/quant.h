@@ -68,6 +68,9 @@ uint16_t quant_f32_to_bf16(float f);
 /* ---- matmul ---- */
 /* Bytes needed for one prepared activation row of n_cols for weights of wtype. */
 size_t quant_act_row_bytes(int wtype, int64_t n_cols);
+/* True when the prepared row is the float row itself (F32/F16/BF16 weights): callers may pass
+ * x as the act rows and skip the copy. */
+bool quant_act_passthrough(int wtype);
 /* Prepare one activation row (x has n_cols floats). */
 void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols);
 
