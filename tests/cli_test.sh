@@ -47,9 +47,27 @@ expect 0 "Final estimate: PPL = [0-9.]+" -- "$AIO" perplexity -m "$REF" -f "$TMP
 # the embedded family: aio run with no model produces text
 if [ -f models/aio-small.gguf ] && [ -f models/aio-large.gguf ]; then
   AION_PROFILE="$TMP/profile.json" expect 0 "routed to aio-" -- "$AIO" run "def add(a, b):" -n 16
-  AION_PROFILE="$TMP/profile.json" expect 0 "aio-small" -- "$AIO" pool
+  AION_PROFILE="$TMP/profile.json" expect 0 "KV budget" -- "$AIO" pool
   AION_PROFILE="$TMP/profile.json" expect 2 "" -- "$AIO" run "x" --model
   AION_PROFILE="$TMP/profile.json" expect 1 "memory budget" -- "$AIO" run "x" --mem-budget 1
+  # calibration writes a profile keyed by machine and model file, for both members
+  expect 0 "" -- "$AIO" calibrate --profile "$TMP/calib.json" -t 2
+  n=$(grep -o 'aio-small.gguf\|aio-large.gguf' "$TMP/calib.json" 2>/dev/null | sort -u | wc -l)
+  [ "$n" -eq 2 ] && ok || bad "calibrate: profile lacks a member: $(head -c 300 "$TMP/calib.json")"
+  # the probe names the category of a labelled prompt
+  expect 0 "^math \(confidence" -- "$AIO" probe -p "Q: 37+58=? A:"
+  # an orchestrated request's --json reports the route and its costs; a pinned one keeps its strategy
+  out=$(AION_PROFILE="$TMP/calib.json" "$AIO" run "Q: What is the Debian package zsh? A:" -n 8 --json 2>/dev/null)
+  if node -e 'const j=JSON.parse(process.argv[1]); for (const k of ["model","category","confidence","strategy_phases","probe_ms","route_ms","switch_ms","weight_bytes_read"]) if (!(k in j)) { console.error("missing " + k); process.exit(1); } if (j.category !== "qa" || j.model !== "aio-large") process.exit(1)' "$out"; then ok; else bad "orchestrated run --json: $out"; fi
+  out=$(AION_PROFILE="$TMP/calib.json" "$AIO" run "def add(a, b):" -n 8 --model aio-large --strategy lookup --json 2>/dev/null)
+  if node -e 'const j=JSON.parse(process.argv[1]); if (j.model !== "aio-large" || j.strategy !== "lookup") process.exit(1)' "$out"; then ok; else bad "pinned run --json: $out"; fi
+  # the mixed workload: six configurations, a trace line per request each, table, JSON and the Pareto plot
+  expect 0 "\| aio-policy \|" -- env AION_PROFILE="$TMP/calib.json" "$AIO" bench mixed -n 8 --max-new 8 --trace "$TMP/trace.jsonl" --out "$TMP/mixed"
+  out=$(AION_PROFILE="$TMP/calib.json" "$AIO" bench mixed -n 8 --max-new 8 --json --out "$TMP/mixed" 2>/dev/null)
+  if node -e 'const j=JSON.parse(process.argv[1]); const c=["static-small","static-large","large+lookup","large+spec","paper-policy","aio-policy"]; for (const k of c) { const r=j[k] || (j.configs||{})[k]; if (!r || !(r.tokens_per_second > 0) || !("overall_accuracy" in r) || !("probe_overhead_share" in r)) { console.error("bad " + k); process.exit(1); } }' "$out"; then ok; else bad "bench mixed --json: $(head -c 400 <<<"$out")"; fi
+  [ "$(wc -l < "$TMP/trace.jsonl")" -eq 48 ] && ok || bad "bench mixed trace: $(wc -l < "$TMP/trace.jsonl") lines, expected 6 x 8"
+  [ -s "$TMP/mixed/mixed.md" ] && [ -s "$TMP/mixed/mixed.dat" ] && ok || bad "bench mixed wrote no table/plot data: $(ls "$TMP/mixed")"
+  if command -v gnuplot >/dev/null; then [ -s "$TMP/mixed/mixed.png" ] && ok || bad "bench mixed: no plot"; fi
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

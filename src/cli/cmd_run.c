@@ -31,7 +31,8 @@ static void run_usage(void) {
     fprintf(stderr,
             "usage: aio run [-m MODEL.gguf | --model auto|NAME] [-p PROMPT | -f FILE | PROMPT] [options]\n"
             "  --model auto|NAME  without -m: the embedded family; auto = probe + policy + cost model\n"
-            "                     (default), NAME pins a pool member (aio-small, aio-large)\n"
+            "                     (default), NAME pins a pool member (aio-small, aio-large);\n"
+            "                     --model FILE.gguf is -m FILE.gguf\n"
             "  --policy FILE --profile FILE --mem-budget MIB   orchestration inputs\n"
             "  -n N               tokens to generate (default 128)\n"
             "  -t N               threads (default: all cores)\n"
@@ -48,6 +49,14 @@ static void run_usage(void) {
             "  --json             print one JSON object (text, ids, figures) instead of streaming\n");
 }
 
+/* --model names a pool member (auto, aio-small, ...) or, as llama.cpp users type it, a file. */
+static bool model_arg(const char *value, run_opts *o) {
+    size_t len = strlen(value);
+    if (len > 5 && strcmp(value + len - 5, ".gguf") == 0) o->model_path = value;
+    else o->pool_model = value;
+    return true;
+}
+
 /* Returns 0 ok, 2 usage error. */
 static int parse_run_args(int argc, char **argv, run_opts *o) {
     *o = (run_opts){.n_predict = 128, .n_threads = 0};
@@ -57,7 +66,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         const char *a = argv[i], *s;
         bool ok = true;
         if (opt_is(a, "-h", "--help")) return run_usage(), 2;
-        else if (opt_is(a, "-m", "--model")) ok = opt_str(argc, argv, &i, &o->model_path);
+        else if (opt_is(a, "-m", NULL)) ok = opt_str(argc, argv, &i, &o->model_path);
+        else if (opt_is(a, NULL, "--model")) ok = opt_str(argc, argv, &i, &s) && model_arg(s, o);
         else if (opt_is(a, "-p", "--prompt")) ok = opt_str(argc, argv, &i, &o->prompt);
         else if (opt_is(a, "-f", "--file")) ok = opt_str(argc, argv, &i, &o->prompt_file);
         else if (opt_is(a, "-n", "--n-predict")) ok = opt_int(argc, argv, &i, &o->n_predict);
@@ -70,7 +80,6 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         else if (opt_is(a, NULL, "--repeat-penalty")) ok = opt_float(argc, argv, &i, &o->sp.repeat_penalty);
         else if (opt_is(a, NULL, "--repeat-last-n")) ok = opt_int(argc, argv, &i, &o->sp.repeat_last_n);
         else if (opt_is(a, "-s", "--seed")) ok = opt_u64(argc, argv, &i, &o->sp.seed);
-        else if (opt_is(a, NULL, "--model")) ok = opt_str(argc, argv, &i, &o->pool_model);
         else if (opt_is(a, NULL, "--policy")) ok = opt_str(argc, argv, &i, &o->policy_path);
         else if (opt_is(a, NULL, "--profile")) ok = opt_str(argc, argv, &i, &o->profile_path);
         else if (opt_is(a, NULL, "--mem-budget")) ok = opt_u64(argc, argv, &i, &o->mem_budget_mb);
