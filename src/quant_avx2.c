@@ -173,20 +173,6 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = hsum256(acc[i][t]);
 }
 
-ALWAYS_INLINE void q_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
-    int t = 0;
-    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) q_tile(m, wtype, r, t, R, TOK_TILE);
-    if (t < m->n_tok) q_tile(m, wtype, r, t, R, 1);
-}
-
-ALWAYS_INLINE void q_matmul(const quant_mm *m, const int wtype) {
-    int64_t r = m->r0;
-    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) q_row_group(m, wtype, r, ROW_TILE);
-    for (; r < m->r1; r++) q_row_group(m, wtype, r, 1);
-}
-
-static void q8_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q8_0); }
-static void q4_0_matmul(const quant_mm *m) { q_matmul(m, AION_DT_Q4_0); }
 
 /* ---- K-quants: a super-block of 256 weights is eight activation blocks ---- */
 
@@ -295,21 +281,6 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = hsum256(acc[i][t]);
 }
 
-ALWAYS_INLINE void k_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
-    int t = 0;
-    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) k_tile(m, wtype, r, t, R, TOK_TILE);
-    if (t < m->n_tok) k_tile(m, wtype, r, t, R, 1);
-}
-
-ALWAYS_INLINE void k_matmul(const quant_mm *m, const int wtype) {
-    int64_t r = m->r0;
-    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) k_row_group(m, wtype, r, ROW_TILE);
-    for (; r < m->r1; r++) k_row_group(m, wtype, r, 1);
-}
-
-static void q4_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q4_K); }
-static void q5_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q5_K); }
-static void q6_k_matmul(const quant_mm *m) { k_matmul(m, AION_DT_Q6_K); }
 
 /* ---- float weights: 8 columns per ymm ---- */
 
@@ -367,21 +338,36 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = hsum256(acc[i][t]);
 }
 
-ALWAYS_INLINE void f_row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+
+/* ---- one driver for every weight type ---- */
+
+/* wtype is a constant at every call, so the choice of tile folds away at compile time. */
+ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
+    else if (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) q_tile(m, wtype, r, t0, R, T);
+    else f_tile(m, wtype, r, t0, R, T);
+}
+
+ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
     int t = 0;
-    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) f_tile(m, wtype, r, t, R, TOK_TILE);
-    if (t < m->n_tok) f_tile(m, wtype, r, t, R, 1);
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) tile(m, wtype, r, t, R, TOK_TILE);
+    if (t < m->n_tok) tile(m, wtype, r, t, R, 1);
 }
 
-ALWAYS_INLINE void f_matmul(const quant_mm *m, const int wtype) {
+ALWAYS_INLINE void matmul_rows(const quant_mm *m, const int wtype) {
     int64_t r = m->r0;
-    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) f_row_group(m, wtype, r, ROW_TILE);
-    for (; r < m->r1; r++) f_row_group(m, wtype, r, 1);
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) row_group(m, wtype, r, 1);
 }
 
-static void f32_matmul(const quant_mm *m) { f_matmul(m, AION_DT_F32); }
-static void f16_matmul(const quant_mm *m) { f_matmul(m, AION_DT_F16); }
-static void bf16_matmul(const quant_mm *m) { f_matmul(m, AION_DT_BF16); }
+static void q8_0_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q8_0); }
+static void q4_0_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q4_0); }
+static void q4_k_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q4_K); }
+static void q5_k_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q5_K); }
+static void q6_k_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q6_K); }
+static void f32_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_F32); }
+static void f16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_F16); }
+static void bf16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_BF16); }
 
 bool quant_matmul_avx2(const quant_mm *m) {
     switch (m->wtype) {
