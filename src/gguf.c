@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "util.h"
 
 #define GGUF_MAX_NAME 64 /* tensor names: ggml keeps them in a fixed 64-byte field */
 /* The smallest encodings, used to bound counts by the bytes that are left. */
@@ -529,27 +530,24 @@ gguf_file *gguf_open_buffer(const void *data, size_t size, const char *name, cha
     return f;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 /* With AION_HUGEPAGES set, the file is read into anonymous memory backed by transparent huge
  * pages instead of being mapped: decoding streams every weight once per token, and with 4 KiB
  * page-cache pages the TLB walks and the prefetchers' stop at every page boundary cost ~12% of
  * decode speed on a 1.1 GB model here (aio bench decode). Off by default: it costs a copy at
  * load and the memory is no longer shared with the page cache or other processes. */
 static void *read_to_huge_pages(int fd, size_t size, size_t *mapped_out) {
-    size_t mapped = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    uint8_t *mem = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return NULL;
-    madvise(mem, mapped, MADV_HUGEPAGE);
+    size_t mapped;
+    uint8_t *mem = huge_alloc(size, &mapped);
+    if (!mem) return NULL;
     for (size_t done = 0; done < size;) {
         ssize_t got = pread(fd, mem + done, size - done > (1u << 30) ? (1u << 30) : size - done, (off_t)done);
         if (got <= 0) {
-            munmap(mem, mapped);
+            huge_free(mem, mapped);
             return NULL;
         }
         done += (size_t)got;
     }
-    mprotect(mem, mapped, PROT_READ);
+    huge_seal(mem, mapped);
     *mapped_out = mapped;
     return mem;
 }

@@ -30,12 +30,16 @@
 #include "tokenizer.h"
 #include "util.h"
 
-/* A 2D weight in place in the file: n_rows rows of n_cols elements of `type`. */
+/* A 2D weight: n_rows rows of n_cols elements of `type`, in place in the file, or repacked
+ * once at load into the kernels' row-group layout (packed; the model owns that copy). */
 typedef struct matrix {
     const void *data;
     int type;
     int64_t n_cols, n_rows;
-    size_t row_bytes;
+    size_t row_bytes;       /* of a row in the file layout: what a forward streams per row */
+    bool packed;
+    void *pack_mem;
+    size_t pack_mapped;
 } matrix;
 
 typedef struct layer {
@@ -104,9 +108,34 @@ static matrix load_matrix(loader *ld, const char *name, int64_t n_cols, int64_t 
                   (long long)t->ne[1], (long long)n_cols, (long long)n_rows);
         return mat;
     }
-    mat = (matrix){t->data, t->type, n_cols, n_rows, quant_row_bytes(t->type, n_cols)};
+    mat = (matrix){.data = t->data, .type = t->type, .n_cols = n_cols, .n_rows = n_rows, .row_bytes = quant_row_bytes(t->type, n_cols)};
     ld->m->n_params += (uint64_t)(n_cols * n_rows);
     return mat;
+}
+
+/* Repack a matmul weight when this machine's kernels stream the packed layout faster
+ * (quant_pack_wanted; measured: aio bench decode). AION_REPACK=0 keeps every weight in place
+ * in the mmap (no copy, memory shared with the page cache). Never the token embedding: its
+ * rows are looked up one by one. */
+static void pack_matrix(loader *ld, matrix *mat) {
+    const char *env = getenv("AION_REPACK");
+    if (ld->failed || !mat->data || !quant_pack_wanted(mat->type) || (env && strcmp(env, "0") == 0)) return;
+    size_t bytes = quant_packed_bytes(mat->type, mat->n_rows, mat->n_cols);
+    void *mem = huge_alloc(bytes, &mat->pack_mapped);
+    if (!mem) {
+        load_fail(ld, "out of memory repacking %zu bytes of weights", bytes);
+        return;
+    }
+    quant_pack(mat->type, mat->data, mat->n_rows, mat->n_cols, mem);
+    huge_seal(mem, mat->pack_mapped);
+    mat->pack_mem = mem;
+    mat->data = mem;
+    mat->packed = true;
+}
+
+static void matrix_free(matrix *mat) {
+    huge_free(mat->pack_mem, mat->pack_mapped);
+    mat->pack_mem = NULL;
 }
 
 /* Small 1D tensors (norm weights, biases) are converted to F32 once. */
@@ -218,6 +247,8 @@ static void load_layer(loader *ld, int il) {
     L->w_gate = load_matrix(ld, LNAME("ffn_gate.weight"), m->n_embd, m->n_ff, true);
     L->w_up = load_matrix(ld, LNAME("ffn_up.weight"), m->n_embd, m->n_ff, true);
     L->w_down = load_matrix(ld, LNAME("ffn_down.weight"), m->n_ff, m->n_embd, true);
+    matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) pack_matrix(ld, mats[i]);
     bool biases = strcmp(m->arch, "qwen2") == 0;
     L->bq = load_vector(ld, LNAME("attn_q.bias"), m->n_embd, biases);
     L->bk = load_vector(ld, LNAME("attn_k.bias"), kv_dim, biases);
@@ -262,6 +293,7 @@ static void load_weights(loader *ld) {
     m->output_norm = load_vector(ld, "output_norm.weight", m->n_embd, true);
     m->tied = gguf_find_tensor(m->file, "output.weight") == NULL;
     m->output = m->tied ? m->tok_embd : load_matrix(ld, "output.weight", m->n_embd, m->n_vocab, true);
+    if (!m->tied) pack_matrix(ld, &m->output);
     m->layers = calloc((size_t)m->n_layer, sizeof *m->layers);
     if (!m->layers) {
         load_fail(ld, "out of memory");
@@ -353,9 +385,12 @@ void aion_model_free(aion_model *m) {
             free(L->bq);
             free(L->bk);
             free(L->bv);
+            matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) matrix_free(mats[i]);
         }
         free(m->layers);
     }
+    if (!m->tied) matrix_free(&m->output);
     free(m->output_norm);
     tokenizer_free(m->tok);
     gguf_close(m->file);
@@ -575,7 +610,11 @@ static void matmul_worker(void *arg, int ith, int nth) {
     const matmul_task *mt = arg;
     int64_t r0, r1;
     tp_split(mt->w->n_rows, ith, nth, 16, &r0, &r1);
-    if (r1 > r0) quant_matmul(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
+    if (r1 <= r0) return;
+    if (mt->w->packed)
+        quant_matmul_packed(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
+    else
+        quant_matmul(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
 }
 
 /* y[t][0..rows) = W x[t] for n_tok rows of x (each n_cols floats). */

@@ -278,18 +278,19 @@ static int32_t dot_block_q4_0(const uint8_t *block, const int8_t *x) {
     return sum;
 }
 
+/* Block b's term of a Q8_0 / Q4_0 row dot: d_weight * d_act * integer dot. */
+static double block_term(int wtype, const uint8_t *block, const int8_t *xq, const float *xs, int64_t b) {
+    int32_t dot = wtype == AION_DT_Q8_0 ? dot_block_q8_0(block, xq + 32 * b) : dot_block_q4_0(block, xq + 32 * b);
+    return (double)(quant_f16_to_f32(load_u16(block)) * xs[8 * b]) * dot;
+}
+
 static float dot_ref_q(int wtype, const uint8_t *row, const uint8_t *act, int64_t n_cols) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, n_cols);
     if (quant_is_k(wtype)) return quant_k_dot_ref(wtype, row, xq, xs, n_cols);
     size_t bb = quant_block_bytes(wtype);
     double sum = 0.0;
-    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
-        const uint8_t *block = row + bb * b;
-        int32_t dot = wtype == AION_DT_Q8_0 ? dot_block_q8_0(block, xq + 32 * b)
-                                            : dot_block_q4_0(block, xq + 32 * b);
-        sum += (double)(quant_f16_to_f32(load_u16(block)) * xs[8 * b]) * dot;
-    }
+    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) sum += block_term(wtype, row + bb * b, xq, xs, b);
     return (float)sum;
 }
 
@@ -305,7 +306,67 @@ static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_
     return (float)sum;
 }
 
+/* ---- repacked weights (layout in quant_simd.h) ---- */
+
+/* Where block b of row r lives in the packed layout: its scale and its quants. */
+static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t b) {
+    return packed + quant_packed_group_bytes(wtype, n_cols) * (size_t)(r / QUANT_PACK_ROWS) +
+           quant_packed_step_bytes(wtype) * (size_t)(b / 2);
+}
+
+static size_t packed_scale_offset(int64_t r, int64_t b) { return 2 * (size_t)(2 * (r % QUANT_PACK_ROWS) + b % 2); }
+
+static size_t packed_quant_offset(int wtype, int64_t r, int64_t b) {
+    return 16 + quant_packed_quant_bytes(wtype) * (size_t)(2 * (r % QUANT_PACK_ROWS) + b % 2);
+}
+
+bool quant_pack_wanted(int wtype) {
+    return (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) && pick_isa() == ISA_AVX512;
+}
+
+size_t quant_packed_bytes(int wtype, int64_t n_rows, int64_t n_cols) {
+    int64_t groups = (n_rows + QUANT_PACK_ROWS - 1) / QUANT_PACK_ROWS;
+    return quant_packed_group_bytes(wtype, n_cols) * (size_t)groups;
+}
+
+void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *dst) {
+    uint8_t *out = dst;
+    memset(out, 0, quant_packed_bytes(wtype, n_rows, n_cols)); /* padding rows and blocks: scale 0 */
+    size_t bb = quant_block_bytes(wtype), qb = quant_packed_quant_bytes(wtype);
+    for (int64_t r = 0; r < n_rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + quant_row_bytes(wtype, n_cols) * (size_t)r;
+        for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+            uint8_t *step = (uint8_t *)packed_step(wtype, out, n_cols, r, b);
+            memcpy(step + packed_scale_offset(r, b), row + bb * b, 2);
+            memcpy(step + packed_quant_offset(wtype, r, b), row + bb * b + 2, qb);
+        }
+    }
+}
+
+/* The scalar reference on the packed layout: each block is put back together and summed as
+ * dot_ref_q does, so the result is the reference's, bit for bit. */
+static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
+    const int8_t *xq = quant_act_quants(act);
+    const float *xs = quant_act_scales(act, m->n_cols);
+    size_t qb = quant_packed_quant_bytes(m->wtype);
+    double sum = 0.0;
+    for (int64_t b = 0; b < m->n_cols / QUANT_QBLOCK; b++) {
+        const uint8_t *step = packed_step(m->wtype, m->w, m->n_cols, r, b);
+        uint8_t block[2 + 32];
+        memcpy(block, step + packed_scale_offset(r, b), 2);
+        memcpy(block + 2, step + packed_quant_offset(m->wtype, r, b), qb);
+        sum += block_term(m->wtype, block, xq, xs, b);
+    }
+    return (float)sum;
+}
+
 static void matmul_ref_chunk(const quant_mm *m) {
+    if (m->packed) {
+        for (int64_t r = m->r0; r < m->r1; r++)
+            for (int t = 0; t < m->n_tok; t++)
+                m->y[t * m->ldy + r] = dot_ref_packed(m, r, m->act + m->act_row_bytes * t);
+        return;
+    }
     for (int64_t r = m->r0; r < m->r1; r++) {
         const uint8_t *row = m->w + m->w_row_bytes * r;
         for (int t = 0; t < m->n_tok; t++) {
@@ -346,7 +407,7 @@ void quant_matmul_ref(int wtype, const void *w, int64_t n_cols, const void *act,
 static void run_chunk(kernel_isa isa, const quant_mm *m) {
 #if QUANT_HAVE_X86_KERNELS
     if (isa == ISA_AVX512 && quant_matmul_avx512(m)) return;
-    if (isa >= ISA_AVX2 && quant_matmul_avx2(m)) return;
+    if (isa >= ISA_AVX2 && !m->packed && quant_matmul_avx2(m)) return;
 #endif
     matmul_ref_chunk(m);
 }
@@ -360,19 +421,31 @@ static int tokens_per_chunk(size_t act_row_bytes) {
     return n < 4 ? 4 : n;
 }
 
-void quant_matmul(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
-                  int64_t ldy, int64_t r0, int64_t r1) {
-    if (!kernel_supported(wtype) || r0 >= r1 || n_tok <= 0) return;
+static void matmul_chunks(quant_mm m) {
     kernel_isa isa = pick_isa();
-    quant_mm m = make_mm(wtype, w, n_cols, act, n_tok, y, ldy, r0, r1);
     int chunk = tokens_per_chunk(m.act_row_bytes);
-    for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+    for (int t0 = 0; t0 < m.n_tok; t0 += chunk) {
         quant_mm part = m;
         part.act = m.act + m.act_row_bytes * (size_t)t0;
         part.y = m.y + m.ldy * t0;
-        part.n_tok = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+        part.n_tok = m.n_tok - t0 < chunk ? m.n_tok - t0 : chunk;
         run_chunk(isa, &part);
     }
+}
+
+void quant_matmul(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1) {
+    if (!kernel_supported(wtype) || r0 >= r1 || n_tok <= 0) return;
+    matmul_chunks(make_mm(wtype, w, n_cols, act, n_tok, y, ldy, r0, r1));
+}
+
+void quant_matmul_packed(int wtype, const void *packed, int64_t n_cols, const void *act, int n_tok, float *y,
+                         int64_t ldy, int64_t r0, int64_t r1) {
+    if ((wtype != AION_DT_Q8_0 && wtype != AION_DT_Q4_0) || r0 >= r1 || n_tok <= 0) return;
+    quant_mm m = make_mm(wtype, packed, n_cols, act, n_tok, y, ldy, r0, r1);
+    m.packed = true;
+    m.w_row_bytes = 0; /* rows are not runs in this layout */
+    matmul_chunks(m);
 }
 
 /* ---- vector helpers ---- */

@@ -28,6 +28,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 #define ROW_TILE 4
+_Static_assert(ROW_TILE == QUANT_PACK_ROWS, "a packed group is one row tile");
 #define TOK_TILE 4
 
 static inline uint16_t load_u16(const uint8_t *p) {
@@ -120,16 +121,19 @@ ALWAYS_INLINE __m512i pair_q8_0(const uint8_t *b0, const uint8_t *b1) {
     return _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
 }
 
-/* Q4_0 nibbles in element order: [lo(b0) hi(b0) lo(b1) hi(b1)], 16 bytes each. A 64-bit
- * shift by 4 is as good as a byte shift here: the bits it drags in from the next byte land
- * in the high nibble, which the mask clears. */
-ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
-    __m128i lo = _mm_loadu_si128((const __m128i *)(b0 + 2));
-    __m128i hi = _mm_loadu_si128((const __m128i *)(b1 + 2));
-    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+/* Q4_0 nibbles of two blocks (16 bytes each, as stored) in element order: [lo(b0) hi(b0)
+ * lo(b1) hi(b1)]. A 64-bit shift by 4 is as good as a byte shift here: the bits it drags in
+ * from the next byte land in the high nibble, which the mask clears. */
+ALWAYS_INLINE __m512i nibbles_q4_0(__m256i q) {
     __m512i z = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0), _mm512_castsi256_si512(q));
     z = _mm512_srlv_epi64(z, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
     return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
+}
+
+ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)(b0 + 2));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(b1 + 2));
+    return nibbles_q4_0(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
 }
 
 typedef struct act_ptrs {
@@ -141,6 +145,20 @@ typedef struct act_ptrs {
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
     return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols)};
+}
+
+/* One pair of blocks (b, b+1) of R rows into the tile's accumulators, for each of T tokens. */
+ALWAYS_INLINE void q_accumulate(const act_ptrs *x, int64_t b, const __m512i *wq, const __m512 *wd,
+                                __m512 acc[ROW_TILE][TOK_TILE], const int R, const int T) {
+    for (int t = 0; t < T; t++) {
+        __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
+        __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
+        __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
+        for (int i = 0; i < R; i++) {
+            __m512i dot = _mm512_dpbusd_epi32(xc, wq[i], xq);
+            acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
+        }
+    }
 }
 
 /* Rows [r, r+R) x tokens [t0, t0+T): R and T are compile-time constants at every call site,
@@ -169,19 +187,51 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
             wq[i] = wtype == AION_DT_Q8_0 ? pair_q8_0(p0, p1) : pair_q4_0(p0, p1);
         }
         group_scales(row, bb * b, bb * b1, R, wd);
-        for (int t = 0; t < T; t++) {
-            __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
-            __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
-            __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
-            for (int i = 0; i < R; i++) {
-                __m512i dot = _mm512_dpbusd_epi32(xc, wq[i], xq);
-                acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
-            }
-        }
+        q_accumulate(x, b, wq, wd, acc, R, T);
     }
     for (int t = 0; t < T; t++)
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
 }
+
+/* Distance, in bytes, at which a packed group's stream is prefetched ahead of its use. */
+#define PACKED_PREFETCH 512
+
+/* A packed row group (layout in quant_simd.h) x tokens [t0, t0+T): the arithmetic of q_tile
+ * with R = 4, in the same order, so every row's result is q_tile's bit for bit; only rows in
+ * [r0, r1) are stored. */
+ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
+    const int64_t n_steps = quant_packed_steps(m->n_cols);
+    const size_t step_bytes = quant_packed_step_bytes(wtype), qb = 2 * quant_packed_quant_bytes(wtype);
+    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)n_steps;
+    act_ptrs x[TOK_TILE];
+    __m512 acc[ROW_TILE][TOK_TILE];
+    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
+    for (int i = 0; i < ROW_TILE; i++)
+        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const int pf_lines = (int)((step_bytes + 63) / 64);
+
+    for (int64_t p = 0; p < n_steps; p++, step += step_bytes) {
+        if (t0 == 0) /* later tiles find the group cached */
+            for (int k = 0; k < pf_lines; k++) _mm_prefetch((const char *)step + PACKED_PREFETCH + 64 * k, _MM_HINT_T0);
+        __m512 d = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)step)));
+        __m512i wq[ROW_TILE];
+        __m512 wd[ROW_TILE];
+        for (int i = 0; i < ROW_TILE; i++) {
+            const uint8_t *q = step + 16 + qb * i;
+            wq[i] = wtype == AION_DT_Q8_0 ? _mm512_xor_si512(_mm512_loadu_si512(q), _mm512_set1_epi8((char)0x80))
+                                          : nibbles_q4_0(_mm256_loadu_si256((const __m256i *)q));
+            wd[i] = _mm512_permutexvar_ps(_mm512_add_epi32(pair_lanes, _mm512_set1_epi32(2 * i)), d);
+        }
+        q_accumulate(x, 2 * p, wq, wd, acc, ROW_TILE, T);
+    }
+    for (int i = 0; i < ROW_TILE; i++) {
+        int64_t r = group * ROW_TILE + i;
+        if (r < m->r0 || r >= m->r1) continue;
+        for (int t = 0; t < T; t++) m->y[(t0 + t) * m->ldy + r] = _mm512_reduce_add_ps(acc[i][t]);
+    }
+}
+
 
 
 /* ---- K-quants: a super-block of 256 weights is four pairs of activation blocks ---- */
@@ -346,28 +396,36 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 
 /* ---- one driver for every weight type ---- */
 
-/* wtype is a constant at every call, so the choice of tile folds away at compile time. */
-ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
-    if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
+/* wtype and packed are constants at every call, so the choice of tile folds away at compile
+ * time. A packed tile is always a whole group (R = ROW_TILE). */
+ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, const bool packed, int64_t r, int t0, const int R,
+                        const int T) {
+    if (packed) packed_tile(m, wtype, r / ROW_TILE, t0, T);
+    else if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
     else if (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) q_tile(m, wtype, r, t0, R, T);
     else f_tile(m, wtype, r, t0, R, T);
 }
 
-ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
+ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, const bool packed, int64_t r, const int R) {
     int t = 0;
-    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) tile(m, wtype, r, t, R, TOK_TILE);
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) tile(m, wtype, packed, r, t, R, TOK_TILE);
     switch (m->n_tok - t) {
-    case 3: tile(m, wtype, r, t, R, 3); break;
-    case 2: tile(m, wtype, r, t, R, 2); break;
-    case 1: tile(m, wtype, r, t, R, 1); break;
+    case 3: tile(m, wtype, packed, r, t, R, 3); break;
+    case 2: tile(m, wtype, packed, r, t, R, 2); break;
+    case 1: tile(m, wtype, packed, r, t, R, 1); break;
     default: break;
     }
 }
 
 ALWAYS_INLINE void matmul_rows(const quant_mm *m, const int wtype) {
     int64_t r = m->r0;
-    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, r, ROW_TILE);
-    for (; r < m->r1; r++) row_group(m, wtype, r, 1);
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, false, r, ROW_TILE);
+    for (; r < m->r1; r++) row_group(m, wtype, false, r, 1);
+}
+
+/* Whole groups; the first and last may hold rows outside [r0, r1), which packed_tile skips. */
+ALWAYS_INLINE void packed_matmul(const quant_mm *m, const int wtype) {
+    for (int64_t g = m->r0 / ROW_TILE; g * ROW_TILE < m->r1; g++) row_group(m, wtype, true, g * ROW_TILE, ROW_TILE);
 }
 
 static void q8_0_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q8_0); }
@@ -379,7 +437,16 @@ static void f32_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_F32); }
 static void f16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_F16); }
 static void bf16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_BF16); }
 
+static void q8_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q8_0); }
+static void q4_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_0); }
+
 bool quant_matmul_avx512(const quant_mm *m) {
+    if (m->packed) {
+        if (m->wtype == AION_DT_Q8_0) q8_0_packed_matmul(m);
+        else if (m->wtype == AION_DT_Q4_0) q4_0_packed_matmul(m);
+        else return false;
+        return true;
+    }
     switch (m->wtype) {
     case AION_DT_Q8_0: q8_0_matmul(m); return true;
     case AION_DT_Q4_0: q4_0_matmul(m); return true;

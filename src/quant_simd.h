@@ -54,6 +54,7 @@ typedef struct quant_mm {
     float *y;             /* y[t * ldy + r] */
     int64_t ldy;
     int64_t r0, r1;
+    bool packed;          /* w is in the row-group layout below (Q8_0 / Q4_0 only) */
 } quant_mm;
 
 static inline size_t quant_act_region_bytes(int64_t n_cols) {
@@ -69,6 +70,29 @@ static inline const float *quant_act_scales(const uint8_t *act, int64_t n_cols) 
 
 static inline const int32_t *quant_act_corr(const uint8_t *act, int64_t n_cols) {
     return (const int32_t *)(act + 2 * quant_act_region_bytes(n_cols));
+}
+
+/* Repacked Q8_0 / Q4_0 weights ("row groups"). In the file, the rows of a matrix are separate
+ * runs and a kernel that computes 4 rows at once reads 4 interleaved streams, gathering each
+ * block's f16 scale with scalar loads; decode reached ~60% of a plain read's bandwidth that
+ * way. Repacked, a group of 4 rows is ONE contiguous stream of steps, a step covering 64
+ * columns (two blocks) of all 4 rows:
+ *   uint16 d[8]      f16 scales: row 0 block 2p, row 0 block 2p+1, row 1 block 2p, ... row 3 block 2p+1
+ *   quants           row 0's two blocks' quants (Q8_0 2 x 32 bytes, Q4_0 2 x 16), then rows 1, 2, 3
+ * so one vector load brings the 8 scales of a step. The last group is padded with zero rows
+ * and a row with an odd block count with a zero block (scale 0), so every step is whole. */
+#define QUANT_PACK_ROWS 4
+
+static inline int64_t quant_packed_steps(int64_t n_cols) { return (n_cols / QUANT_QBLOCK + 1) / 2; }
+
+static inline size_t quant_packed_quant_bytes(int wtype) { return wtype == AION_DT_Q8_0 ? 32 : 16; }
+
+static inline size_t quant_packed_step_bytes(int wtype) {
+    return 16 + QUANT_PACK_ROWS * 2 * quant_packed_quant_bytes(wtype);
+}
+
+static inline size_t quant_packed_group_bytes(int wtype, int64_t n_cols) {
+    return quant_packed_step_bytes(wtype) * (size_t)quant_packed_steps(n_cols);
 }
 
 /* The unsigned bias the kernels give this weight type (see corr above). The K-quants keep

@@ -1,6 +1,6 @@
 /*
- * util.h - the two helpers every module needs: one-line error messages and a
- * monotonic clock. Kept here once so that no module carries its own copy.
+ * util.h - the helpers several modules need: one-line error messages, a monotonic clock and
+ * memory for weights. Kept here once so that no module carries its own copy.
  */
 #ifndef AION_UTIL_H
 #define AION_UTIL_H
@@ -11,5 +11,13 @@
 void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Seconds on the monotonic clock. */
 double now_seconds(void);
+
+/* Zeroed read-write memory for weights, backed by transparent huge pages where the kernel
+ * allows: a decode step streams every weight once, and 4 KiB pages cost TLB walks and stop the
+ * prefetchers at every page boundary. NULL on failure; *mapped is what to pass to huge_free. */
+void *huge_alloc(size_t size, size_t *mapped);
+void huge_free(void *mem, size_t mapped);
+/* Make it read-only once filled (a stray write then faults instead of corrupting weights). */
+void huge_seal(void *mem, size_t mapped);
 
 #endif
