@@ -236,29 +236,33 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
 
 /* ---- K-quants: a super-block of 256 weights is four pairs of activation blocks ---- */
 
-/* The per-lane factors of one super-block of one row, as 8 (Q4_K/Q5_K: one per 32-weight
- * sub-block) or 16 (Q6_K: one per 16 weights) floats; pair p then picks its 16 lanes. */
-typedef struct k_factors {
-    __m512 scale; /* d * sc */
-    __m512 min;   /* dmin * m (Q4_K/Q5_K) */
-} k_factors;
+/* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K super-block (its 12 packed bytes at p) as 16
+ * bytes [sc0..sc7, m0..m7]: four 32-bit word operations instead of 16 byte extractions
+ * (layout in quant_k.c: quant_k_scale_min). */
+ALWAYS_INLINE __m128i k_scales_mins(const uint8_t *p) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, p, 4), memcpy(&u1, p + 4, 4), memcpy(&u2, p + 8, 4);
+    const uint32_t low6 = 0x3F3F3F3Fu, low4 = 0x0F0F0F0Fu, low2 = 0x03030303u;
+    uint32_t sc03 = u0 & low6, m03 = u1 & low6;
+    uint32_t sc47 = (u2 & low4) | ((u0 >> 6) & low2) << 4;
+    uint32_t m47 = ((u2 >> 4) & low4) | ((u1 >> 6) & low2) << 4;
+    return _mm_set_epi32((int)m47, (int)m03, (int)sc47, (int)sc03);
+}
 
-ALWAYS_INLINE k_factors k_decode_factors(const int wtype, const uint8_t *block) {
-    k_factors f;
+/* The per-lane factors of one super-block of one row: Q4_K/Q5_K [d*sc0..d*sc7, dmin*m0..dmin*m7]
+ * (one per 32-weight sub-block, the mins 8 lanes up), Q6_K d*sc0..d*sc15 (one per 16 weights);
+ * pair p then picks its 16 lanes. */
+ALWAYS_INLINE __m512 k_decode_factors(const int wtype, const uint8_t *block) {
     if (wtype == AION_DT_Q6_K) {
         __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 192)));
-        float d = _cvtsh_ss(load_u16(block + 208));
-        f.scale = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(d));
-        f.min = _mm512_setzero_ps();
-        return f;
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(_cvtsh_ss(load_u16(block + 208))));
     }
-    uint8_t sc[16] = {0}, m[16] = {0};
-    for (int j = 0; j < 8; j++) quant_k_scale_min(block + 4, j, &sc[j], &m[j]);
-    __m512 vsc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)sc)));
-    __m512 vm = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)m)));
-    f.scale = _mm512_mul_ps(vsc, _mm512_set1_ps(_cvtsh_ss(load_u16(block))));
-    f.min = _mm512_mul_ps(vm, _mm512_set1_ps(_cvtsh_ss(load_u16(block + 2))));
-    return f;
+    __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(k_scales_mins(block + 4)));
+    uint32_t d_dmin;
+    memcpy(&d_dmin, block, 4);
+    __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin)));
+    const __m512i halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_mul_ps(v, _mm512_permutexvar_ps(halves, dd));
 }
 
 /* Lane l of pair p: Q4_K/Q5_K sub-block 2p + l/8, Q6_K sub-block 4p + l/4. */
@@ -313,27 +317,28 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 
     for (int64_t sb = 0; sb < n_super; sb++) {
         if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
-        k_factors f[ROW_TILE];
+        __m512 f[ROW_TILE];
         for (int i = 0; i < R; i++) f[i] = k_decode_factors(wtype, row[i] + bb * sb);
         for (int p = 0; p < 4; p++) {
-            const __m512i lanes = k_lane_index(wtype, p);
+            const __m512i lanes = k_lane_index(wtype, p), min_lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(8));
             __m512i wq[ROW_TILE];
             __m512 wd[ROW_TILE], wm[ROW_TILE];
             for (int i = 0; i < R; i++) {
                 wq[i] = k_pair_levels(wtype, row[i] + bb * sb, p);
-                wd[i] = _mm512_permutexvar_ps(lanes, f[i].scale);
-                if (has_min) wm[i] = _mm512_permutexvar_ps(lanes, f[i].min);
+                wd[i] = _mm512_permutexvar_ps(lanes, f[i]);
+                if (has_min) wm[i] = _mm512_permutexvar_ps(min_lanes, f[i]);
             }
             const int64_t b = 8 * sb + 2 * p; /* first activation block of the pair */
             for (int t = 0; t < T; t++) {
                 __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
                 __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
                 __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
-                __m512 xsum = has_min ? _mm512_cvtepi32_ps(xc) : _mm512_setzero_ps();
+                /* the min term's activation factor, shared by the tile's rows: d_act * -sum(q_act) */
+                __m512 xmin = has_min ? _mm512_mul_ps(xd, _mm512_cvtepi32_ps(xc)) : _mm512_setzero_ps();
                 for (int i = 0; i < R; i++) {
                     __m512i dot = _mm512_dpbusd_epi32(has_min ? _mm512_setzero_si512() : xc, wq[i], xq);
                     acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
-                    if (has_min) acc[i][t] = _mm512_fmadd_ps(xsum, _mm512_mul_ps(xd, wm[i]), acc[i][t]);
+                    if (has_min) acc[i][t] = _mm512_fmadd_ps(xmin, wm[i], acc[i][t]);
                 }
             }
         }
