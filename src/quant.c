@@ -220,7 +220,7 @@ static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == 
 bool quant_act_passthrough(int wtype) { return !is_int_weight(wtype); }
 
 size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
-    if (is_int_weight(wtype)) return 3 * quant_act_region_bytes(n_cols);
+    if (is_int_weight(wtype)) return 4 * quant_act_region_bytes(n_cols);
     return (size_t)n_cols * sizeof(float);
 }
 
@@ -228,7 +228,7 @@ size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
  * f32: it never goes to a file, and the extra precision is free. */
 static void act_prepare_q_scalar(int wtype, const float *x, uint8_t *act, int64_t n_cols) {
     size_t region = quant_act_region_bytes(n_cols);
-    memset(act, 0, 3 * region); /* padding is read as a zero block by the pair kernels */
+    memset(act, 0, 4 * region); /* padding is read as a zero block by the pair kernels */
     int8_t *q = (int8_t *)act;
     float *scales = (float *)(act + region);
     int32_t *corr = (int32_t *)(act + 2 * region);
@@ -247,6 +247,19 @@ static void act_prepare_q_scalar(int wtype, const float *x, uint8_t *act, int64_
     }
 }
 
+/* The block corrections from the lane ones (exact integers, so every level agrees). */
+static void act_block_corrections(uint8_t *act, int64_t n_cols) {
+    size_t region = quant_act_region_bytes(n_cols);
+    const int32_t *corr = quant_act_corr(act, n_cols);
+    int32_t *bcorr = (int32_t *)(act + 3 * region);
+    memset(bcorr, 0, region);
+    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+        int32_t sum = 0;
+        for (int lane = 0; lane < 8; lane++) sum += corr[8 * b + lane];
+        bcorr[b] = sum;
+    }
+}
+
 void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols) {
     if (!is_int_weight(wtype)) {
         if (act != x) memcpy(act, x, (size_t)n_cols * sizeof(float));
@@ -254,11 +267,12 @@ void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols) {
     }
     switch (pick_isa()) {
 #if QUANT_HAVE_X86_KERNELS
-    case ISA_AVX512: quant_act_prepare_q_avx512(wtype, x, act, n_cols); return;
-    case ISA_AVX2: quant_act_prepare_q_avx2(wtype, x, act, n_cols); return;
+    case ISA_AVX512: quant_act_prepare_q_avx512(wtype, x, act, n_cols); break;
+    case ISA_AVX2: quant_act_prepare_q_avx2(wtype, x, act, n_cols); break;
 #endif
-    default: act_prepare_q_scalar(wtype, x, act, n_cols); return;
+    default: act_prepare_q_scalar(wtype, x, act, n_cols); break;
     }
+    act_block_corrections(act, n_cols);
 }
 
 /* ---- reference matmul ---- */
@@ -308,16 +322,27 @@ static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_
 
 /* ---- repacked weights (layout in quant_simd.h) ---- */
 
-/* Where block b of row r lives in the packed layout: its scale and its quants. */
+/* Block b of the group holding row r, and row r's lane in it. */
 static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t b) {
     return packed + quant_packed_group_bytes(wtype, n_cols) * (size_t)(r / QUANT_PACK_ROWS) +
-           quant_packed_step_bytes(wtype) * (size_t)(b / 2);
+           quant_packed_step_bytes(wtype) * (size_t)b;
 }
 
-static size_t packed_scale_offset(int64_t r, int64_t b) { return 2 * (size_t)(2 * (r % QUANT_PACK_ROWS) + b % 2); }
-
-static size_t packed_quant_offset(int wtype, int64_t r, int64_t b) {
-    return 16 + quant_packed_quant_bytes(wtype) * (size_t)(2 * (r % QUANT_PACK_ROWS) + b % 2);
+/* Moves one block between the file layout (scale, quants as stored) and its place in a packed
+ * step, either way: the two layouts hold the same bytes, reordered (Q8_0's quants + 128). */
+static void packed_block_io(int wtype, uint8_t *step, int lane, uint8_t *block, bool to_packed) {
+    uint8_t *scale = step + 2 * lane;
+    if (to_packed) memcpy(scale, block, 2);
+    else memcpy(block, scale, 2);
+    int n_words = wtype == AION_DT_Q8_0 ? 8 : 4; /* 4-byte words of quants per row and block */
+    for (int k = 0; k < n_words; k++) {
+        uint8_t *word = step + 32 + 64 * k + 4 * lane, *src = block + 2 + 4 * k;
+        for (int j = 0; j < 4; j++) {
+            uint8_t bias = wtype == AION_DT_Q8_0 ? 128 : 0;
+            if (to_packed) word[j] = (uint8_t)(src[j] + bias);
+            else src[j] = (uint8_t)(word[j] - bias);
+        }
+    }
 }
 
 bool quant_pack_wanted(int wtype) {
@@ -331,14 +356,15 @@ size_t quant_packed_bytes(int wtype, int64_t n_rows, int64_t n_cols) {
 
 void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *dst) {
     uint8_t *out = dst;
-    memset(out, 0, quant_packed_bytes(wtype, n_rows, n_cols)); /* padding rows and blocks: scale 0 */
-    size_t bb = quant_block_bytes(wtype), qb = quant_packed_quant_bytes(wtype);
+    size_t total = quant_packed_bytes(wtype, n_rows, n_cols), filled = quant_packed_group_bytes(wtype, n_cols) *
+                                                                      (size_t)(n_rows / QUANT_PACK_ROWS);
+    memset(out + filled, 0, total - filled); /* the padding rows of the last group: scale 0 */
+    size_t bb = quant_block_bytes(wtype);
     for (int64_t r = 0; r < n_rows; r++) {
         const uint8_t *row = (const uint8_t *)w + quant_row_bytes(wtype, n_cols) * (size_t)r;
         for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
             uint8_t *step = (uint8_t *)packed_step(wtype, out, n_cols, r, b);
-            memcpy(step + packed_scale_offset(r, b), row + bb * b, 2);
-            memcpy(step + packed_quant_offset(wtype, r, b), row + bb * b + 2, qb);
+            packed_block_io(wtype, step, (int)(r % QUANT_PACK_ROWS), (uint8_t *)row + bb * b, true);
         }
     }
 }
@@ -348,13 +374,10 @@ void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *
 static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, m->n_cols);
-    size_t qb = quant_packed_quant_bytes(m->wtype);
     double sum = 0.0;
     for (int64_t b = 0; b < m->n_cols / QUANT_QBLOCK; b++) {
-        const uint8_t *step = packed_step(m->wtype, m->w, m->n_cols, r, b);
-        uint8_t block[2 + 32];
-        memcpy(block, step + packed_scale_offset(r, b), 2);
-        memcpy(block + 2, step + packed_quant_offset(m->wtype, r, b), qb);
+        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[2 + 32];
+        packed_block_io(m->wtype, step, (int)(r % QUANT_PACK_ROWS), block, false);
         sum += block_term(m->wtype, block, xq, xs, b);
     }
     return (float)sum;

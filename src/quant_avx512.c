@@ -28,7 +28,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 #define ROW_TILE 4
-_Static_assert(ROW_TILE == QUANT_PACK_ROWS, "a packed group is one row tile");
+_Static_assert(QUANT_PACK_ROWS == 16, "a packed group is one zmm of int32 lanes");
 #define TOK_TILE 4
 
 static inline uint16_t load_u16(const uint8_t *p) {
@@ -193,45 +193,80 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
 }
 
-/* Distance, in bytes, at which a packed group's stream is prefetched ahead of its use. */
-#define PACKED_PREFETCH 512
+/* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
 
-/* A packed row group (layout in quant_simd.h) x tokens [t0, t0+T): the arithmetic of q_tile
- * with R = 4, in the same order, so every row's result is q_tile's bit for bit; only rows in
- * [r0, r1) are stored. */
-ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
-    const int64_t n_steps = quant_packed_steps(m->n_cols);
-    const size_t step_bytes = quant_packed_step_bytes(wtype), qb = 2 * quant_packed_quant_bytes(wtype);
-    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)n_steps;
-    act_ptrs x[TOK_TILE];
-    __m512 acc[ROW_TILE][TOK_TILE];
-    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
-    for (int i = 0; i < ROW_TILE; i++)
-        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-    const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const int pf_lines = (int)((step_bytes + 63) / 64);
+#define PACK_TOK_TILE 8 /* 8 int + 8 float accumulators: a weight chunk is loaded once for 8 tokens */
+#define PACKED_PREFETCH 1024 /* bytes ahead in the group's stream */
 
-    for (int64_t p = 0; p < n_steps; p++, step += step_bytes) {
-        if (t0 == 0) /* later tiles find the group cached */
-            for (int k = 0; k < pf_lines; k++) _mm_prefetch((const char *)step + PACKED_PREFETCH + 64 * k, _MM_HINT_T0);
-        __m512 d = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)step)));
-        __m512i wq[ROW_TILE];
-        __m512 wd[ROW_TILE];
-        for (int i = 0; i < ROW_TILE; i++) {
-            const uint8_t *q = step + 16 + qb * i;
-            wq[i] = wtype == AION_DT_Q8_0 ? _mm512_xor_si512(_mm512_loadu_si512(q), _mm512_set1_epi8((char)0x80))
-                                          : nibbles_q4_0(_mm256_loadu_si256((const __m256i *)q));
-            wd[i] = _mm512_permutexvar_ps(_mm512_add_epi32(pair_lanes, _mm512_set1_epi32(2 * i)), d);
-        }
-        q_accumulate(x, 2 * p, wq, wd, acc, ROW_TILE, T);
-    }
-    for (int i = 0; i < ROW_TILE; i++) {
-        int64_t r = group * ROW_TILE + i;
-        if (r < m->r0 || r >= m->r1) continue;
-        for (int t = 0; t < T; t++) m->y[(t0 + t) * m->ldy + r] = _mm512_reduce_add_ps(acc[i][t]);
-    }
+/* Chunk c (columns 4c..4c+3) of the 16 rows of a step, unsigned. */
+ALWAYS_INLINE __m512i packed_chunk(const int wtype, const uint8_t *quants, int c) {
+    if (wtype == AION_DT_Q8_0) return _mm512_loadu_si512(quants + 64 * c);
+    __m512i v = _mm512_loadu_si512(quants + 64 * (c % 4));
+    if (c >= 4) v = _mm512_srli_epi16(v, 4);
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
 }
 
+ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Rows of group g x tokens [t0, t0+T). A block's integer dot is exact in each lane, started at
+ * the activation block's bias correction; one conversion and one FMA per block and token then
+ * add d_weight (per lane) * d_act (broadcast) * dot. Rows outside [r0, r1) are not stored. */
+ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
+    const int64_t nb = m->n_cols / QUANT_QBLOCK;
+    const size_t step_bytes = quant_packed_step_bytes(wtype);
+    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)nb;
+    const int8_t *xq[PACK_TOK_TILE];
+    const float *xs[PACK_TOK_TILE];
+    const int32_t *xk[PACK_TOK_TILE];
+    __m512 acc[PACK_TOK_TILE];
+    for (int t = 0; t < T; t++) {
+        const uint8_t *a = m->act + m->act_row_bytes * (size_t)(t0 + t);
+        xq[t] = quant_act_quants(a), xs[t] = quant_act_scales(a, m->n_cols), xk[t] = quant_act_bcorr(a, m->n_cols);
+        acc[t] = _mm512_setzero_ps();
+    }
+    const int pf_lines = (int)((step_bytes + 63) / 64);
+
+    for (int64_t b = 0; b < nb; b++, step += step_bytes) {
+        if (t0 == 0) /* later tiles find the group cached */
+            for (int k = 0; k < pf_lines; k++) _mm_prefetch((const char *)step + PACKED_PREFETCH + 64 * k, _MM_HINT_T0);
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
+        __m512i dot[PACK_TOK_TILE];
+        for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(xk[t][b]);
+        for (int c = 0; c < 8; c++) {
+            __m512i w = packed_chunk(wtype, step + 32, c);
+            for (int t = 0; t < T; t++)
+                dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(load_i32(xq[t] + 32 * b + 4 * c)));
+        }
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][8 * b])), acc[t]);
+    }
+    const int64_t row0 = group * QUANT_PACK_ROWS;
+    __mmask16 keep = 0;
+    for (int i = 0; i < QUANT_PACK_ROWS; i++)
+        if (row0 + i >= m->r0 && row0 + i < m->r1) keep |= (__mmask16)(1u << i);
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
+}
+
+ALWAYS_INLINE void packed_matmul(const quant_mm *m, const int wtype) {
+    for (int64_t g = m->r0 / QUANT_PACK_ROWS; g * QUANT_PACK_ROWS < m->r1; g++) {
+        int t = 0;
+        for (; t + PACK_TOK_TILE <= m->n_tok; t += PACK_TOK_TILE) packed_tile(m, wtype, g, t, PACK_TOK_TILE);
+        switch (m->n_tok - t) {
+        case 7: packed_tile(m, wtype, g, t, 7); break;
+        case 6: packed_tile(m, wtype, g, t, 6); break;
+        case 5: packed_tile(m, wtype, g, t, 5); break;
+        case 4: packed_tile(m, wtype, g, t, 4); break;
+        case 3: packed_tile(m, wtype, g, t, 3); break;
+        case 2: packed_tile(m, wtype, g, t, 2); break;
+        case 1: packed_tile(m, wtype, g, t, 1); break;
+        default: break;
+        }
+    }
+}
 
 
 /* ---- K-quants: a super-block of 256 weights is four pairs of activation blocks ---- */
@@ -401,36 +436,28 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 
 /* ---- one driver for every weight type ---- */
 
-/* wtype and packed are constants at every call, so the choice of tile folds away at compile
- * time. A packed tile is always a whole group (R = ROW_TILE). */
-ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, const bool packed, int64_t r, int t0, const int R,
-                        const int T) {
-    if (packed) packed_tile(m, wtype, r / ROW_TILE, t0, T);
-    else if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
+/* wtype is a constant at every call, so the choice of tile folds away at compile time. */
+ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
+    if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
     else if (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) q_tile(m, wtype, r, t0, R, T);
     else f_tile(m, wtype, r, t0, R, T);
 }
 
-ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, const bool packed, int64_t r, const int R) {
+ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, int64_t r, const int R) {
     int t = 0;
-    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) tile(m, wtype, packed, r, t, R, TOK_TILE);
+    for (; t + TOK_TILE <= m->n_tok; t += TOK_TILE) tile(m, wtype, r, t, R, TOK_TILE);
     switch (m->n_tok - t) {
-    case 3: tile(m, wtype, packed, r, t, R, 3); break;
-    case 2: tile(m, wtype, packed, r, t, R, 2); break;
-    case 1: tile(m, wtype, packed, r, t, R, 1); break;
+    case 3: tile(m, wtype, r, t, R, 3); break;
+    case 2: tile(m, wtype, r, t, R, 2); break;
+    case 1: tile(m, wtype, r, t, R, 1); break;
     default: break;
     }
 }
 
 ALWAYS_INLINE void matmul_rows(const quant_mm *m, const int wtype) {
     int64_t r = m->r0;
-    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, false, r, ROW_TILE);
-    for (; r < m->r1; r++) row_group(m, wtype, false, r, 1);
-}
-
-/* Whole groups; the first and last may hold rows outside [r0, r1), which packed_tile skips. */
-ALWAYS_INLINE void packed_matmul(const quant_mm *m, const int wtype) {
-    for (int64_t g = m->r0 / ROW_TILE; g * ROW_TILE < m->r1; g++) row_group(m, wtype, true, g * ROW_TILE, ROW_TILE);
+    for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, r, ROW_TILE);
+    for (; r < m->r1; r++) row_group(m, wtype, r, 1);
 }
 
 static void q8_0_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_Q8_0); }

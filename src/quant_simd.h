@@ -15,6 +15,8 @@
  *                                  gives the per-lane scale of a block's
  *                                  8 int32 dot-product lanes
  *   corr    int32 c[nb * 8]        c[8b + l] = -K * (q[32b+4l] + ... + q[32b+4l+3])
+ *   bcorr   int32 k[nb]            k[b] = c[8b] + ... + c[8b+7]: the whole block's correction,
+ *                                  for the row-interleaved kernels (one int32 lane per row)
  * The u8 x s8 dot-product instructions (vpdpbusd, vpmaddubsw) want one operand
  * unsigned; the kernels feed the weights as unsigned (Q8_0 biased by +128, Q4_0
  * nibbles as stored, i.e. biased by +8) and start each lane's sum at c, which
@@ -72,27 +74,29 @@ static inline const int32_t *quant_act_corr(const uint8_t *act, int64_t n_cols) 
     return (const int32_t *)(act + 2 * quant_act_region_bytes(n_cols));
 }
 
-/* Repacked Q8_0 / Q4_0 weights ("row groups"). In the file, the rows of a matrix are separate
- * runs and a kernel that computes 4 rows at once reads 4 interleaved streams, gathering each
- * block's f16 scale with scalar loads; decode reached ~60% of a plain read's bandwidth that
- * way. Repacked, a group of 4 rows is ONE contiguous stream of steps, a step covering 64
- * columns (two blocks) of all 4 rows:
- *   uint16 d[8]      f16 scales: row 0 block 2p, row 0 block 2p+1, row 1 block 2p, ... row 3 block 2p+1
- *   quants           row 0's two blocks' quants (Q8_0 2 x 32 bytes, Q4_0 2 x 16), then rows 1, 2, 3
- * so one vector load brings the 8 scales of a step. The last group is padded with zero rows
- * and a row with an odd block count with a zero block (scale 0), so every step is whole. */
-#define QUANT_PACK_ROWS 4
-
-static inline int64_t quant_packed_steps(int64_t n_cols) { return (n_cols / QUANT_QBLOCK + 1) / 2; }
-
-static inline size_t quant_packed_quant_bytes(int wtype) { return wtype == AION_DT_Q8_0 ? 32 : 16; }
-
-static inline size_t quant_packed_step_bytes(int wtype) {
-    return 16 + QUANT_PACK_ROWS * 2 * quant_packed_quant_bytes(wtype);
+static inline const int32_t *quant_act_bcorr(const uint8_t *act, int64_t n_cols) {
+    return (const int32_t *)(act + 3 * quant_act_region_bytes(n_cols));
 }
 
+/* Repacked Q8_0 / Q4_0 weights ("row-interleaved"). In the file, each row is a run of blocks and
+ * a kernel keeps one accumulator vector per row and token, whose lanes hold parts of one dot
+ * product: 5 vector operations per row, token and 64 weights, and a horizontal sum per row at
+ * the end. Repacked, the 16 rows of a group share each vector, one row per int32 lane, so one
+ * vpdpbusd advances 16 rows by 4 columns against one broadcast activation word, and the block's
+ * scale, conversion and accumulation are one operation each for all 16 rows. A group of 16 rows
+ * is one contiguous stream of steps, a step being one block (32 columns) of the 16 rows:
+ *   uint16 d[16]       f16 scales of rows 0..15
+ *   Q8_0  8 x 64 bytes chunk c (columns 4c..4c+3): row i's 4 quants + 128 (unsigned) at 4i
+ *   Q4_0  4 x 64 bytes vector v: row i's stored bytes qs[4v..4v+3] at 4i, whose low nibbles
+ *                      are chunk v and high nibbles chunk v + 4 (GGUF's nibble order)
+ * 544 (Q8_0) or 288 (Q4_0) bytes per step: the file's bytes, reordered. The last group is
+ * padded with zero rows (scale 0). */
+#define QUANT_PACK_ROWS 16
+
+static inline size_t quant_packed_step_bytes(int wtype) { return 32 + (wtype == AION_DT_Q8_0 ? 512 : 256); }
+
 static inline size_t quant_packed_group_bytes(int wtype, int64_t n_cols) {
-    return quant_packed_step_bytes(wtype) * (size_t)quant_packed_steps(n_cols);
+    return quant_packed_step_bytes(wtype) * (size_t)(n_cols / QUANT_QBLOCK);
 }
 
 /* The unsigned bias the kernels give this weight type (see corr above). The K-quants keep

@@ -2,9 +2,11 @@
 #
 # Included by tests/CMakeLists.txt, it registers ctest sim_cli, which runs this same file in
 # script mode: `aio sim` on ascend-910b with 1B/7B shapes must print one JSON object with a row
-# for every policy and write sim-ascend-910b.{md,json,dat} (the .png when gnuplot is installed);
+# for every policy and write sim-ascend-910b.{md,json,dat} (the .png when gnuplot is installed),
+# naming the type each model computes in (bf16 shapes in bf16, --dtype overriding it);
 # a small trace in `aio bench mixed --trace` format must replay; a profile without "sync_us"
-# must fail with exit code 1 and a one-line error naming the field; bad usage exits 2. The
+# or with an unknown compute type must fail with exit code 1 and a one-line error naming the
+# field; bad usage (an unknown --dtype too) exits 2. The
 # simulator is deterministic and needs no model files, so this is fast everywhere.
 
 if(CMAKE_SCRIPT_MODE_FILE)
@@ -40,7 +42,17 @@ if(CMAKE_SCRIPT_MODE_FILE)
       message(FATAL_ERROR "aio sim did not write sim-ascend-910b.${ext}")
     endif()
   endforeach()
+  if(NOT out MATCHES "\"attention_dtype\":\"fp16\",\"small\":{[^}]*\"weight_type\":\"bf16\",\"compute_dtype\":\"bf16\",\"peak_TFLOPS\":320}")
+    message(FATAL_ERROR "the JSON does not say what the models compute in: ${out}")
+  endif()
   message(STATUS "aio sim (ascend-910b, json):\n${out}")
+
+  # --dtype replaces the weights' choice; the table names it
+  run_sim(0 --hw ascend-910b --models tinyllama-1.1b,llama-7b:q8_0 --dtype fp32 --requests 5 --out "${out_dir}")
+  if(NOT out MATCHES "llama-7b:q8_0 \\([^)]*q8_0 weights computed in fp32 at 86 TFLOP/s\\)")
+    message(FATAL_ERROR "the table does not show the overridden compute type: ${out}")
+  endif()
+  run_sim(2 --hw ascend-910b --models tinyllama-1.1b,llama-7b --dtype fp8)
 
   # the table, with a profile named by its bare name and eager execution
   run_sim(0 --hw h200 --models llama-3.2-1b,llama-3-8b --mode eager --requests 10 --out "${out_dir}")
@@ -66,6 +78,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   run_sim(1 --hw "${out_dir}/broken.json" --models tinyllama-1.1b,llama-7b)
   if(NOT err MATCHES "^error: [^\n]*broken.json: missing field \"sync_us\"[^\n]*\n$")
     message(FATAL_ERROR "not a one-line error naming sync_us: ${err}")
+  endif()
+  string(REPLACE "\"quantized_dtype\": \"fp16\"" "\"quantized_dtype\": \"fp8\"" broken "${profile}")
+  file(WRITE "${out_dir}/broken.json" "${broken}")
+  run_sim(1 --hw "${out_dir}/broken.json" --models tinyllama-1.1b,llama-7b)
+  if(NOT err MATCHES "^error: [^\n]*broken.json: \"quantized_dtype\": unknown compute type \"fp8\"[^\n]*\n$")
+    message(FATAL_ERROR "not a one-line error naming the unknown type: ${err}")
   endif()
   run_sim(2 --models tinyllama-1.1b,llama-7b)
   run_sim(1 --hw sim/hw/ascend-910b.json --models tinyllama-1.1b,llama-9000b)

@@ -390,49 +390,11 @@ static void check_act_bit_identical(const mm_case *c, const float *x, const uint
     free(ref);
 }
 
-/* The repacked layout gives, bit for bit, what the file layout gives at the same level: the
- * AVX-512 kernel's results where it has a packed kernel, the reference's elsewhere; and it
- * writes no row outside [r0, r1), although it computes whole groups of 4. */
-static void check_packed(const mm_case *c, int level, const uint8_t *w, const uint8_t *act, const float *y,
-                         const float *yref, int64_t ldy) {
-    uint8_t *packed = malloc(quant_packed_bytes(c->type, c->rows, c->cols));
-    float *yp = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
-    quant_pack(c->type, w, c->rows, c->cols, packed);
-    for (int64_t i = 0; i < ldy * c->n_tok; i++) yp[i] = -12345.0f;
-    int prev = cpu_features_limit(level);
-    quant_matmul_packed(c->type, packed, c->cols, act, c->n_tok, yp, ldy, c->r0, c->r1);
-    cpu_features_limit(prev);
-    const float *want = level == CPU_LEVEL_AVX512 ? y : yref;
-    int bad = 0;
-    for (int64_t i = 0; i < ldy * c->n_tok; i++) bad += memcmp(&yp[i], &want[i], sizeof(float)) != 0;
-    CHECK(bad == 0, "%s packed %s cols %lld tok %d rows [%lld,%lld): %d results differ from the file layout's",
-          LEVEL_NAMES[level], quant_type_name(c->type), (long long)c->cols, c->n_tok, (long long)c->r0,
-          (long long)c->r1, bad);
-    free(packed), free(yp);
-}
-
-static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
-    const int64_t ldy = c->rows + 3;
-    size_t wb = quant_row_bytes(c->type, c->cols) * (size_t)c->rows;
-    size_t ab = quant_act_row_bytes(c->type, c->cols);
-    uint8_t *w = malloc(wb);
-    float *x = malloc(sizeof(float) * (size_t)(c->cols * c->n_tok));
-    uint8_t *act = malloc(ab * (size_t)c->n_tok);
-    float *y = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
-    float *yref = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+/* Results within float rounding of the reference (float weights: 1e-5 of the |product| sum;
+ * integer ones 2e-6), and no row outside [r0, r1) written. */
+static void check_mm_results(const mm_case *c, int level, const char *layout, const uint8_t *w, const float *x,
+                             const float *y, const float *yref, int64_t ldy) {
     float *tmp = malloc(sizeof(float) * (size_t)c->cols);
-    make_weights(s, c->type, c->rows, c->cols, w);
-    fill_random(s, x, c->cols * c->n_tok, 2.0f);
-
-    int prev = cpu_features_limit(level);
-    for (int t = 0; t < c->n_tok; t++) quant_act_prepare(c->type, x + c->cols * t, act + ab * t, c->cols);
-    for (int64_t i = 0; i < ldy * c->n_tok; i++) y[i] = yref[i] = -12345.0f;
-    quant_matmul(c->type, w, c->cols, act, c->n_tok, y, ldy, c->r0, c->r1);
-    cpu_features_limit(prev);
-    quant_matmul_ref(c->type, w, c->cols, act, c->n_tok, yref, ldy, c->r0, c->r1);
-    if (level != CPU_LEVEL_SCALAR) check_act_bit_identical(c, x, act, level);
-
-    /* float weights: 1e-5 of the |product| sum; integer ones only differ in float rounding */
     bool float_w = c->type == AION_DT_F32 || c->type == AION_DT_F16 || c->type == AION_DT_BF16;
     double rel = float_w ? 1e-5 : 2e-6;
     int bad = 0, untouched_bad = 0;
@@ -452,11 +414,50 @@ static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
         }
     }
     CHECK(bad == 0 && untouched_bad == 0,
-          "%s %s cols %lld tok %d rows [%lld,%lld): %d results off (worst %.3g rel), %d outside rows written",
-          LEVEL_NAMES[level], quant_type_name(c->type), (long long)c->cols, c->n_tok, (long long)c->r0,
+          "%s %s%s cols %lld tok %d rows [%lld,%lld): %d results off (worst %.3g rel), %d outside rows written",
+          LEVEL_NAMES[level], layout, quant_type_name(c->type), (long long)c->cols, c->n_tok, (long long)c->r0,
           (long long)c->r1, bad, worst, untouched_bad);
-    if (c->type == AION_DT_Q8_0 || c->type == AION_DT_Q4_0) check_packed(c, level, w, act, y, yref, ldy);
-    free(w), free(x), free(act), free(y), free(yref), free(tmp);
+    free(tmp);
+}
+
+/* The row-interleaved layout (quant_pack): within rounding of the reference at every level
+ * (its own kernel at AVX-512, the reference elsewhere), same rows written. */
+static void check_packed(const mm_case *c, int level, const uint8_t *w, const float *x, const uint8_t *act,
+                         const float *yref, int64_t ldy) {
+    uint8_t *packed = malloc(quant_packed_bytes(c->type, c->rows, c->cols));
+    float *yp = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+    quant_pack(c->type, w, c->rows, c->cols, packed);
+    for (int64_t i = 0; i < ldy * c->n_tok; i++) yp[i] = -12345.0f;
+    int prev = cpu_features_limit(level);
+    quant_matmul_packed(c->type, packed, c->cols, act, c->n_tok, yp, ldy, c->r0, c->r1);
+    cpu_features_limit(prev);
+    check_mm_results(c, level, "packed ", w, x, yp, yref, ldy);
+    free(packed), free(yp);
+}
+
+static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
+    const int64_t ldy = c->rows + 3;
+    size_t wb = quant_row_bytes(c->type, c->cols) * (size_t)c->rows;
+    size_t ab = quant_act_row_bytes(c->type, c->cols);
+    uint8_t *w = malloc(wb);
+    float *x = malloc(sizeof(float) * (size_t)(c->cols * c->n_tok));
+    uint8_t *act = malloc(ab * (size_t)c->n_tok);
+    float *y = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+    float *yref = malloc(sizeof(float) * (size_t)(ldy * c->n_tok));
+    make_weights(s, c->type, c->rows, c->cols, w);
+    fill_random(s, x, c->cols * c->n_tok, 2.0f);
+
+    int prev = cpu_features_limit(level);
+    for (int t = 0; t < c->n_tok; t++) quant_act_prepare(c->type, x + c->cols * t, act + ab * t, c->cols);
+    for (int64_t i = 0; i < ldy * c->n_tok; i++) y[i] = yref[i] = -12345.0f;
+    quant_matmul(c->type, w, c->cols, act, c->n_tok, y, ldy, c->r0, c->r1);
+    cpu_features_limit(prev);
+    quant_matmul_ref(c->type, w, c->cols, act, c->n_tok, yref, ldy, c->r0, c->r1);
+    if (level != CPU_LEVEL_SCALAR) check_act_bit_identical(c, x, act, level);
+
+    check_mm_results(c, level, "", w, x, y, yref, ldy);
+    if (c->type == AION_DT_Q8_0 || c->type == AION_DT_Q4_0) check_packed(c, level, w, x, act, yref, ldy);
+    free(w), free(x), free(act), free(y), free(yref);
 }
 
 static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K; }
@@ -481,6 +482,12 @@ static void test_matmul_all_levels(void) {
                     mm_case c = {types[ti], cols_list[ci], toks[ki], rows, 1, rows - (int64_t)(ki % 3)};
                     run_mm_case(&c, level, &s);
                 }
+            }
+            /* several row groups of the packed layout, ranges starting and ending inside a group */
+            if (types[ti] == AION_DT_Q8_0 || types[ti] == AION_DT_Q4_0) {
+                const mm_case groups[] = {{types[ti], 96, 9, 37, 5, 37}, {types[ti], 160, 1, 48, 16, 32},
+                                          {types[ti], 64, 17, 33, 0, 33}};
+                for (size_t k = 0; k < 3; k++) run_mm_case(&groups[k], level, &s);
             }
             /* float weights take any column count: ragged tails of the vector loop */
             if (types[ti] == AION_DT_F32 || types[ti] == AION_DT_F16 || types[ti] == AION_DT_BF16) {
@@ -523,6 +530,17 @@ static void test_batch_invariance(void) {
                         quant_matmul(type, w, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
                 CHECK(memcmp(batch, single, sizeof batch) == 0, "%s %s cols %lld: batch differs from single",
                       LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
+                if (type == AION_DT_Q8_0 || type == AION_DT_Q4_0) {
+                    uint8_t *packed = malloc(quant_packed_bytes(type, ROWS, cols));
+                    quant_pack(type, w, ROWS, cols, packed);
+                    quant_matmul_packed(type, packed, cols, act, TOK, batch, ROWS, 0, ROWS);
+                    for (int t = 0; t < TOK; t++)
+                        for (int64_t r = 0; r < ROWS; r++)
+                            quant_matmul_packed(type, packed, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
+                    CHECK(memcmp(batch, single, sizeof batch) == 0, "%s packed %s cols %lld: batch differs from single",
+                          LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
+                    free(packed);
+                }
                 free(w), free(x), free(act);
             }
         }

@@ -13,8 +13,12 @@
  *     end (recompiles), and in steady state too once a sync costs more than
  *     the break-even; bucketed speculation compiles only bucket shapes; and
  *     compile-aware A-IO does not lose end to end to the large model.
- * (3) Profiles and traces are validated with clear errors; the timeline
- *     charges every second to exactly one cause.
+ * (3) Profiles and traces are validated with clear errors (a missing,
+ *     negative or unknown compute type among the peaks too); every shipped
+ *     profile has a peak for each compute type; a model's weights choose the
+ *     peak its matmuls run at (quantized ones the profile's choice), and an
+ *     override replaces it; the timeline charges every second to exactly one
+ *     cause.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +112,14 @@ static void fit_and_compare(const char *const *paths, int n, aion_threads *t, co
     sim_fit fit;
     int rc = sim_fit_local(models, curves, n, mach, &fit, err, sizeof err);
     CHECK(rc == 0, "%s", err);
+    /* an f32 and a q8_0 model: those two peaks are fitted, f16 and bf16 stand in and say so */
+    CHECK(rc < 0 || (fit.fitted[SIM_DTYPE_FP32] && fit.fitted[SIM_DTYPE_INT8] && !fit.fitted[SIM_DTYPE_FP16] &&
+                     !fit.fitted[SIM_DTYPE_BF16]),
+          "fitted types");
+    for (int i = 0; rc == 0 && i < sim_hw_n_sources(); i++)
+        if (strcmp(sim_hw_source_key(i), "peak_TFLOPS.bf16") == 0)
+            CHECK(strstr(fit.sources[i], "not fitted") && strstr(fit.sources[i], "fp32 figure stands in"), "%s",
+                  fit.sources[i]);
     for (int i = 0; i < n; i++) {
         double measured = measure_decode(loaded[i], t);
         double predicted = rc == 0 ? predict_decode(&fit.hw, &models[i]) : 0;
@@ -117,9 +129,10 @@ static void fit_and_compare(const char *const *paths, int n, aion_threads *t, co
         aion_model_free(loaded[i]);
     }
     if (rc == 0)
-        printf("  fitted: cache %.0f MB at %.1f GB/s, memory %.1f GB/s, matmul %.1f GFLOP/s, attention x%.2f, "
-               "%.3f us/kernel\n",
-               fit.hw.cache_bytes / 1e6, fit.hw.cache_bandwidth / 1e9, fit.hw.bandwidth / 1e9, fit.hw.peak_flops / 1e9,
+        printf("  fitted: cache %.0f MB at %.1f GB/s, memory %.1f GB/s, matmul fp32 %.1f GFLOP/s, int8 %.1f GOP/s, "
+               "attention x%.2f, %.3f us/kernel\n",
+               fit.hw.cache_bytes / 1e6, fit.hw.cache_bandwidth / 1e9, fit.hw.bandwidth / 1e9,
+               fit.hw.peak_flops[SIM_DTYPE_FP32] / 1e9, fit.hw.peak_flops[SIM_DTYPE_INT8] / 1e9,
                fit.hw.attention_efficiency, fit.hw.launch_seconds * 1e6);
 }
 
@@ -359,61 +372,170 @@ static char *read_all(const char *path) {
     return text;
 }
 
-/* The profile text with one key removed (top level, or inside "sources"), or one value replaced. */
-static char *profile_variant(const char *text, const char *remove, const char *remove_source, const char *set_key,
-                             double set_value) {
+/* The object holding the last segment of a dotted path ("sources.peak_TFLOPS.int8"); that segment into last. */
+static cJSON *parent_of(cJSON *root, const char *path, char *last, size_t len) {
+    cJSON *obj = root;
+    const char *p = path, *dot;
+    while (obj && (dot = strchr(p, '.'))) {
+        char segment[64];
+        snprintf(segment, sizeof segment, "%.*s", (int)(dot - p), p);
+        obj = cJSON_GetObjectItemCaseSensitive(obj, segment);
+        p = dot + 1;
+    }
+    snprintf(last, len, "%s", p);
+    return obj;
+}
+
+/* The profile text with the value at path removed (value NULL) or set to value (taken). */
+static char *profile_edit(const char *text, const char *path, cJSON *value) {
     cJSON *root = cJSON_Parse(text);
-    if (remove) cJSON_DeleteItemFromObjectCaseSensitive(root, remove);
-    if (remove_source) cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItem(root, "sources"), remove_source);
-    if (set_key) cJSON_ReplaceItemInObjectCaseSensitive(root, set_key, cJSON_CreateNumber(set_value));
+    char last[64];
+    cJSON *parent = parent_of(root, path, last, sizeof last);
+    CHECK(parent != NULL, "no %s in the profile", path);
+    if (parent) cJSON_DeleteItemFromObjectCaseSensitive(parent, last);
+    if (parent && value) cJSON_AddItemToObject(parent, last, value);
+    else cJSON_Delete(value);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;
 }
 
-static void expect_profile_error(const char *text, const char *needle) {
+/* Takes text (malloc'd). */
+static void expect_profile_error(char *text, const char *needle) {
     sim_hw hw;
     char err[512] = "";
     CHECK(sim_hw_parse(text, "x.json", &hw, err, sizeof err) < 0, "accepted a profile that should fail (%s)", needle);
     CHECK(strstr(err, needle) && strncmp(err, "x.json: ", 8) == 0 && !strchr(err, '\n'), "error '%s' lacks '%s'",
           err, needle);
+    free(text);
+}
+
+/* Every shipped profile loads, with a positive peak for every compute type and the runtime's choices stated. */
+static void test_shipped_profiles(void) {
+    static const struct { const char *path; sim_dtype quantized; } SHIPPED[] = {
+        {"sim/hw/ascend-910b.json", SIM_DTYPE_FP16}, {"sim/hw/h200.json", SIM_DTYPE_BF16},
+        {"sim/hw/cpu-local.json", SIM_DTYPE_INT8}};
+    char err[512];
+    for (size_t i = 0; i < sizeof SHIPPED / sizeof *SHIPPED; i++) {
+        sim_hw hw;
+        CHECK(sim_hw_load(SHIPPED[i].path, &hw, err, sizeof err) == 0, "%s", err);
+        for (int d = 0; d < SIM_N_DTYPES; d++)
+            CHECK(hw.peak_flops[d] > 0, "%s: no %s peak", SHIPPED[i].path, sim_dtype_name(d));
+        CHECK(hw.quantized_dtype == SHIPPED[i].quantized, "%s: quantized weights computed in %s",
+              SHIPPED[i].path, sim_dtype_name(hw.quantized_dtype));
+        CHECK(hw.attention_dtype >= 0 && hw.attention_dtype < SIM_N_DTYPES, "%s: attention type", SHIPPED[i].path);
+    }
+}
+
+static void test_profile_errors(const char *text) {
+    expect_profile_error(profile_edit(text, "sync_us", NULL), "missing field \"sync_us\"");
+    expect_profile_error(profile_edit(text, "memory_bandwidth_GBps", NULL), "memory_bandwidth_GBps");
+    expect_profile_error(profile_edit(text, "sources.sync_us", NULL), "sources.sync_us");
+    expect_profile_error(profile_edit(text, "sources", NULL), "\"sources\"");
+    expect_profile_error(profile_edit(text, "bandwidth_efficiency", cJSON_CreateNumber(1.5)), "bandwidth_efficiency");
+    expect_profile_error(profile_edit(text, "cache_MB", cJSON_CreateNumber(16)), "cache_bandwidth_GBps");
+    expect_profile_error(profile_edit(text, "execution", NULL), "\"execution\"");
+    expect_profile_error(strdup("[1, 2]"), "not a JSON object");
+    /* the per-type peaks: every type present, each positive, no unknown name, each with a source */
+    expect_profile_error(profile_edit(text, "peak_TFLOPS.int8", NULL), "missing field \"peak_TFLOPS.int8\"");
+    expect_profile_error(profile_edit(text, "peak_TFLOPS.fp16", cJSON_CreateNumber(-5)),
+                         "\"peak_TFLOPS.fp16\" must be a number in (0");
+    expect_profile_error(profile_edit(text, "peak_TFLOPS.fp8", cJSON_CreateNumber(1000)),
+                         "unknown compute type \"fp8\"");
+    expect_profile_error(profile_edit(text, "peak_TFLOPS", cJSON_CreateNumber(320)), "must be an object");
+    expect_profile_error(profile_edit(text, "sources.peak_TFLOPS.bf16", NULL), "sources.peak_TFLOPS.bf16");
+    expect_profile_error(profile_edit(text, "quantized_dtype", cJSON_CreateString("fp8")),
+                         "\"quantized_dtype\": unknown compute type \"fp8\"");
+    expect_profile_error(profile_edit(text, "attention_dtype", NULL), "\"attention_dtype\" must be one of");
 }
 
 static void test_profiles(void) {
-    const char *names[] = {"sim/hw/ascend-910b.json", "sim/hw/h200.json", "sim/hw/cpu-local.json"};
-    char err[512];
-    for (int i = 0; i < 3; i++) {
-        sim_hw hw;
-        CHECK(sim_hw_load(names[i], &hw, err, sizeof err) == 0, "%s", err);
-    }
+    test_shipped_profiles();
     char *text = read_all("sim/hw/ascend-910b.json");
     CHECK(text != NULL, "cannot read the ascend profile");
     if (!text) return;
-    char *v;
-    expect_profile_error(v = profile_variant(text, "sync_us", NULL, NULL, 0), "missing field \"sync_us\""), free(v);
-    expect_profile_error(v = profile_variant(text, "memory_bandwidth_GBps", NULL, NULL, 0), "memory_bandwidth_GBps"),
-        free(v);
-    expect_profile_error(v = profile_variant(text, NULL, "peak_TFLOPS", NULL, 0), "sources.peak_TFLOPS"), free(v);
-    expect_profile_error(v = profile_variant(text, "sources", NULL, NULL, 0), "\"sources\""), free(v);
-    expect_profile_error(v = profile_variant(text, NULL, NULL, "bandwidth_efficiency", 1.5), "bandwidth_efficiency"),
-        free(v);
-    expect_profile_error(v = profile_variant(text, NULL, NULL, "cache_MB", 16), "cache_bandwidth_GBps"), free(v);
-    expect_profile_error(v = profile_variant(text, "execution", NULL, NULL, 0), "\"execution\""), free(v);
-    expect_profile_error("[1, 2]", "not a JSON object");
+    test_profile_errors(text);
     /* what fit-local writes reads back the same */
+    char err[512];
     sim_hw hw, back;
     CHECK(sim_hw_parse(text, "ascend", &hw, err, sizeof err) == 0, "%s", err);
-    const char *sources[SIM_HW_MAX_FIELDS];
-    for (int i = 0; i < sim_hw_n_fields(); i++) sources[i] = "test";
+    const char *sources[SIM_HW_MAX_SOURCES];
+    for (int i = 0; i < sim_hw_n_sources(); i++) sources[i] = "test";
     char path[] = "/tmp/aion-test-sim-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) close(fd);
     CHECK(sim_hw_write(path, &hw, "round trip", sources, err, sizeof err) == 0, "%s", err);
     CHECK(sim_hw_load(path, &back, err, sizeof err) == 0, "%s", err);
     CHECK_NEAR(back.bandwidth, hw.bandwidth, 1e-3, "bandwidth survives a round trip");
     CHECK_NEAR(back.sync_seconds, hw.sync_seconds, 1e-12, "sync survives a round trip");
+    for (int d = 0; d < SIM_N_DTYPES; d++)
+        CHECK(fabs(back.peak_flops[d] - hw.peak_flops[d]) < 1, "%s peak survives a round trip", sim_dtype_name(d));
+    CHECK(back.quantized_dtype == hw.quantized_dtype && back.attention_dtype == hw.attention_dtype,
+          "the type choices survive a round trip");
     unlink(path);
     free(text);
+}
+
+/* Matmul and attention time of a compute-bound forward (a long prefill) at the peaks its types choose. */
+static double expected_compute_seconds(const sim_hw *hw, const sim_model *m, sim_dtype matmul, int n) {
+    double matmul_flops = 2 * m->layer_params * n;
+    double attention_flops = 4.0 * m->n_layer * m->n_embd * sim_attention_pairs(n, 0);
+    return matmul_flops / (hw->peak_flops[matmul] * hw->compute_efficiency) +
+           attention_flops / (hw->peak_flops[hw->attention_dtype] * hw->attention_efficiency);
+}
+
+static void expect_compute_dtype(const sim_hw *hw, const char *spec, const char *weight_type, sim_dtype expected) {
+    sim_model m;
+    char err[512];
+    CHECK(sim_model_parse(spec, &m, err, sizeof err) == 0, "%s", err);
+    sim_dtype d = sim_compute_dtype(hw, &m);
+    CHECK(strcmp(m.weight_type, weight_type) == 0, "%s: weight type %s, expected %s", spec, m.weight_type,
+          weight_type);
+    CHECK(d == expected, "%s on %s computes in %s, expected %s", spec, hw->name, sim_dtype_name(d),
+          sim_dtype_name(expected));
+}
+
+/* The weights choose the peak: f32/f16/bf16 their own, quantized ones the profile's quantized_dtype; an override
+ * (aio sim --dtype) replaces it. */
+static void test_dtype_selection(void) {
+    sim_hw h200, ascend, cpu;
+    char err[512];
+    bool ok = sim_hw_load("sim/hw/h200.json", &h200, err, sizeof err) == 0 &&
+              sim_hw_load("sim/hw/ascend-910b.json", &ascend, err, sizeof err) == 0 &&
+              sim_hw_load("sim/hw/cpu-local.json", &cpu, err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    if (!ok) return;
+    expect_compute_dtype(&h200, "llama-7b", "bf16", SIM_DTYPE_BF16);
+    expect_compute_dtype(&h200, "llama-7b:f16", "f16", SIM_DTYPE_FP16);
+    expect_compute_dtype(&h200, "llama-7b:f32", "f32", SIM_DTYPE_FP32);
+    expect_compute_dtype(&h200, "llama-7b:q8_0", "q8_0", SIM_DTYPE_BF16);   /* dequantized into bf16 GEMMs */
+    expect_compute_dtype(&ascend, "llama-7b:q4_0", "q4_0", SIM_DTYPE_FP16); /* into the fp16 cube */
+    expect_compute_dtype(&cpu, "llama-7b:q8_0", "q8_0", SIM_DTYPE_INT8);    /* A-IO's integer dots */
+    expect_compute_dtype(&cpu, "tests/data/ref/llama-q4_0.gguf", "q4_0", SIM_DTYPE_INT8);
+    expect_compute_dtype(&cpu, "tests/data/ref/llama-bf16.gguf", "bf16", SIM_DTYPE_BF16);
+    expect_compute_dtype(&cpu, "tests/data/ref/llama-f16.gguf", "f16", SIM_DTYPE_FP16);
+    expect_compute_dtype(&cpu, "2,64,4,2,160,320,4", "f32", SIM_DTYPE_FP32);
+    expect_compute_dtype(&cpu, "2,64,4,2,160,320,1.0625", "quantized", SIM_DTYPE_INT8);
+    /* every type its own peak, so the one a forward used shows in its time */
+    for (int d = 0; d < SIM_N_DTYPES; d++) h200.peak_flops[d] = 100e12 * (d + 1);
+    sim_model m;
+    ok = sim_model_parse("llama-7b", &m, err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    if (!ok) return;
+    const int n = 4096; /* a prefill this long is compute-bound in both phases */
+    sim_forward_cost c = sim_forward_device(&h200, &m, n, 0, 0);
+    CHECK(c.bandwidth_seconds == 0, "a %d-token prefill is compute-bound", n);
+    CHECK_NEAR(c.compute_seconds / expected_compute_seconds(&h200, &m, SIM_DTYPE_BF16, n), 1, 1e-9,
+               "a bf16 model runs at the bf16 peak");
+    m.compute_dtype = SIM_DTYPE_FP32; /* what aio sim --dtype fp32 does */
+    c = sim_forward_device(&h200, &m, n, 0, 0);
+    CHECK_NEAR(c.compute_seconds / expected_compute_seconds(&h200, &m, SIM_DTYPE_FP32, n), 1, 1e-9,
+               "the override picks the fp32 peak");
+    ok = sim_model_parse("llama-7b:q8_0", &m, err, sizeof err) == 0;
+    c = sim_forward_device(&h200, &m, n, 0, 0);
+    CHECK(ok && fabs(c.compute_seconds / expected_compute_seconds(&h200, &m, h200.quantized_dtype, n) - 1) < 1e-9,
+          "a quantized model runs at the peak of the profile's quantized_dtype");
 }
 
 static void test_models(void) {
@@ -474,6 +596,7 @@ static void test_trace(void) {
 int main(void) {
     printf("(3) inputs are validated\n");
     test_profiles();
+    test_dtype_selection();
     test_models();
     test_trace();
     printf("(2) ascend-910b, 1B/7B shapes\n");

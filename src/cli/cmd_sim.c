@@ -27,7 +27,7 @@
 #define DEFAULT_MIX "code:0.3,math:0.25,qa:0.25,chat:0.2"
 
 typedef struct sim_opts {
-    const char *hw, *models, *trace, *mix, *out_dir, *mode, *aio_policy, *paper_policy;
+    const char *hw, *models, *trace, *mix, *out_dir, *mode, *dtype, *aio_policy, *paper_policy;
     int requests, spec_k, lookup_k, prefill_chunk;
     uint64_t seed;
     bool json;
@@ -45,6 +45,8 @@ static void sim_usage(void) {
             "  --requests N        requests of the synthetic mix (default 100)\n"
             "  --seed S            seed of the mix and the acceptance draws (default 1)\n"
             "  --mode graph|eager  override the profile's execution\n"
+            "  --dtype TYPE        compute both models in fp32|fp16|bf16|int8 (default: from the weights;\n"
+            "                      quantized weights in the profile's quantized_dtype)\n"
             "  --spec-k K          draft length of spec-fine-k/spec-bucketed, cap of spec-fine-oracle (default 3)\n"
             "  --lookup-k K        draft length of large+lookup (default 7)\n"
             "  --prefill-chunk N   prompt tokens per prefill forward (default 128)\n"
@@ -68,6 +70,7 @@ static int parse_sim_args(int argc, char **argv, sim_opts *o) {
         else if (opt_is(a, "-n", "--requests")) ok = opt_int(argc, argv, &i, &o->requests);
         else if (opt_is(a, NULL, "--seed")) ok = opt_u64(argc, argv, &i, &o->seed);
         else if (opt_is(a, NULL, "--mode")) ok = opt_str(argc, argv, &i, &o->mode);
+        else if (opt_is(a, NULL, "--dtype")) ok = opt_str(argc, argv, &i, &o->dtype);
         else if (opt_is(a, NULL, "--spec-k")) ok = opt_int(argc, argv, &i, &o->spec_k);
         else if (opt_is(a, NULL, "--lookup-k")) ok = opt_int(argc, argv, &i, &o->lookup_k);
         else if (opt_is(a, NULL, "--prefill-chunk")) ok = opt_int(argc, argv, &i, &o->prefill_chunk);
@@ -86,6 +89,7 @@ static int parse_sim_args(int argc, char **argv, sim_opts *o) {
                       : !o->models ? "--models SMALL,LARGE is required"
                       : o->trace && o->mix ? "give --trace or --mix, not both"
                       : o->mode && strcmp(o->mode, "graph") && strcmp(o->mode, "eager") ? "--mode is graph or eager"
+                      : o->dtype && sim_dtype_from_name(o->dtype) < 0 ? "--dtype is fp32, fp16, bf16 or int8"
                       : o->spec_k < 1 || o->spec_k > DECODE_MAX_DRAFT ? "--spec-k must be in 1..16"
                       : o->lookup_k < 1 || o->lookup_k > DECODE_MAX_DRAFT ? "--lookup-k must be in 1..16"
                       : o->prefill_chunk < 1 || o->prefill_chunk > SIM_MAX_SHAPE ? "--prefill-chunk must be in 1..4096"
@@ -140,12 +144,21 @@ static const char *human_bytes(double bytes, char *buf, size_t len) {
     return buf;
 }
 
+/* "llama-7b (13.21 GB per forward, bf16 weights computed in bf16 at 989 TFLOP/s)" */
+static const char *describe_model(const sim_setup *s, const sim_model *m, char *buf, size_t len) {
+    char bytes[32];
+    sim_dtype d = sim_compute_dtype(&s->hw, m);
+    snprintf(buf, len, "%s (%s per forward, %s weights computed in %s at %.4g T%s/s)", m->name,
+             human_bytes(m->layer_bytes + m->output_bytes, bytes, sizeof bytes), m->weight_type, sim_dtype_name(d),
+             s->hw.peak_flops[d] / 1e12, d == SIM_DTYPE_INT8 ? "OP" : "FLOP");
+    return buf;
+}
+
 static void print_table(FILE *out, const sim_setup *s, const sim_workload *w, const sim_result *res) {
-    char a[32], b[32];
-    fprintf(out, "hw %s (%s, %s), models %s (%s per forward) and %s (%s per forward), %s\n\n", s->hw.name,
-            s->hw.kind, s->exec == SIM_EXEC_GRAPH ? "graph" : "eager", s->models[0].name,
-            human_bytes(s->models[0].layer_bytes + s->models[0].output_bytes, a, sizeof a), s->models[1].name,
-            human_bytes(s->models[1].layer_bytes + s->models[1].output_bytes, b, sizeof b), w->source);
+    char a[200], b[200];
+    fprintf(out, "hw %s (%s, %s), models %s and %s, %s\n\n", s->hw.name, s->hw.kind,
+            s->exec == SIM_EXEC_GRAPH ? "graph" : "eager", describe_model(s, &s->models[0], a, sizeof a),
+            describe_model(s, &s->models[1], b, sizeof b), w->source);
     fprintf(out, "| policy | tok/s | steady tok/s | x static-large | GB read | MB/token | bandwidth s | compute s | "
                  "launch s | sync s | compile s | syncs | shapes small/large | to small |\n"
                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -163,12 +176,16 @@ static void print_table(FILE *out, const sim_setup *s, const sim_workload *w, co
     }
 }
 
-static cJSON *model_json(const sim_model *m) {
+static cJSON *model_json(const sim_setup *s, const sim_model *m) {
     cJSON *j = cJSON_CreateObject();
+    sim_dtype d = sim_compute_dtype(&s->hw, m);
     cJSON_AddStringToObject(j, "name", m->name);
     cJSON_AddNumberToObject(j, "layers", m->n_layer);
     cJSON_AddNumberToObject(j, "bytes_per_weight", m->bytes_per_weight);
     cJSON_AddNumberToObject(j, "forward_bytes", m->layer_bytes + m->output_bytes);
+    cJSON_AddStringToObject(j, "weight_type", m->weight_type);
+    cJSON_AddStringToObject(j, "compute_dtype", sim_dtype_name(d));
+    cJSON_AddNumberToObject(j, "peak_TFLOPS", s->hw.peak_flops[d] / 1e12);
     return j;
 }
 
@@ -177,8 +194,9 @@ static cJSON *results_json(const sim_setup *s, const sim_workload *w, const sim_
     cJSON_AddStringToObject(j, "bench", "sim");
     cJSON_AddStringToObject(j, "hw", s->hw.name);
     cJSON_AddStringToObject(j, "execution", s->exec == SIM_EXEC_GRAPH ? "graph" : "eager");
-    cJSON_AddItemToObject(j, "small", model_json(&s->models[SIM_SMALL]));
-    cJSON_AddItemToObject(j, "large", model_json(&s->models[SIM_LARGE]));
+    cJSON_AddStringToObject(j, "attention_dtype", sim_dtype_name(s->hw.attention_dtype));
+    cJSON_AddItemToObject(j, "small", model_json(s, &s->models[SIM_SMALL]));
+    cJSON_AddItemToObject(j, "large", model_json(s, &s->models[SIM_LARGE]));
     cJSON_AddStringToObject(j, "workload", w->source);
     cJSON *pj = cJSON_AddObjectToObject(j, "policies");
     for (int p = 0; p < SIM_N_POLICIES; p++) {
@@ -282,6 +300,7 @@ static int build_setup(const sim_opts *o, sim_setup *s, char *err, size_t err_le
     int n = sim_model_parse_list(o->models, models, 3, err, err_len);
     if (n < 0) return -1;
     if (n != 2) return set_err(err, err_len, "--models needs exactly two models, SMALL,LARGE (got %d)", n), -1;
+    for (int i = 0; i < n && o->dtype; i++) models[i].compute_dtype = (sim_dtype)sim_dtype_from_name(o->dtype);
     sim_setup_init(s, &hw, &models[0], &models[1]);
     if (o->mode) s->exec = strcmp(o->mode, "graph") == 0 ? SIM_EXEC_GRAPH : SIM_EXEC_EAGER;
     s->spec_k = o->spec_k;
@@ -372,11 +391,13 @@ static int measure_model(const char *path, aion_threads *t, int repeats, sim_mod
 }
 
 static void print_fit(const char *out, const sim_fit *fit, const sim_model *models, const cost_curve *curves, int n) {
-    printf("%s: memory %.2f GB/s, cache %.0f MB at %.2f GB/s, matmul %.2f GFLOP/s, attention %.2f GFLOP/s, "
-           "%.3f us per kernel\n",
-           out, fit->hw.bandwidth / 1e9, fit->hw.cache_bytes / 1e6, fit->hw.cache_bandwidth / 1e9,
-           fit->hw.peak_flops / 1e9, fit->hw.peak_flops * fit->hw.attention_efficiency / 1e9,
-           fit->hw.launch_seconds * 1e6);
+    const sim_hw *hw = &fit->hw;
+    printf("%s: memory %.2f GB/s, cache %.0f MB at %.2f GB/s, attention %.2f GFLOP/s, %.3f us per kernel; matmul "
+           "G(FL)OP/s:", out, hw->bandwidth / 1e9, hw->cache_bytes / 1e6, hw->cache_bandwidth / 1e9,
+           hw->peak_flops[hw->attention_dtype] * hw->attention_efficiency / 1e9, hw->launch_seconds * 1e6);
+    for (int d = 0; d < SIM_N_DTYPES; d++)
+        printf(" %s %.2f (%s)", sim_dtype_name(d), hw->peak_flops[d] / 1e9, fit->fitted[d] ? "fitted" : "stand-in");
+    printf("\n");
     for (int i = 0; i < n; i++) {
         const cost_curve *c = &curves[i];
         int last = c->n_ctx - 1, big = c->n_sizes - 1;
@@ -409,8 +430,8 @@ static int fit_local(int argc, char **argv) {
     aion_threads_free(t);
     sim_fit fit = {0};
     if (rc == 0 && sim_fit_local(models, curves, o.n_paths, &mach, &fit, err, sizeof err) < 0) rc = 1;
-    const char *sources[SIM_HW_MAX_FIELDS];
-    for (int i = 0; i < sim_hw_n_fields(); i++) sources[i] = fit.sources[i];
+    const char *sources[SIM_HW_MAX_SOURCES];
+    for (int i = 0; i < sim_hw_n_sources(); i++) sources[i] = fit.sources[i];
     char description[600];
     snprintf(description, sizeof description, "%s, fitted by `aio sim fit-local` with %d thread(s) from calibration "
              "curves of %d model(s)", id, n_threads, o.n_paths);

@@ -2,18 +2,26 @@
  * sim_fit.c - fitting the local profile (see sim_fit.h).
  *
  * The profile's forward time, for n tokens at context c, on a CPU (eager, no
- * overlap), as calibration measures it (without logits):
+ * overlap), as calibration measures it (logits for every token, as a
+ * verification wants them, so the output matrix is in W and in the FLOPs):
  *   kernels * l + max(W / B, matmul FLOPs / F) + max(KV / B, pairs * 4LE / A)
  * fitted in order, each step using the ones before:
  *   A  attention FLOP/s: 4LE per extra cached position over the n=1 context slope
- *   F  matmul FLOP/s: 2 x layer parameters per extra token between the two largest
- *      sizes, after the attention those tokens add
+ *   F  matmul FLOP/s per compute type: 2 x (layer + output) parameters per extra
+ *      token between the two largest sizes, after the attention those tokens add,
+ *      over the models of that type; a type no model has takes the first fitted
+ *      one as a stand-in
  *   l  per-kernel overhead: what n=1 forwards of compute-bound models take beyond
  *      their compute (memory-bound ones cannot tell it from bandwidth)
  *   B  bytes / the rest of the n=1 time, over memory-bound models; compute-bound
  *      ones only bound it from below (B >= W / compute time)
  * A model is memory-bound at n=1 when its second token costs less than half
- * the marginal token: the first one was waiting for bytes, not arithmetic.
+ * the marginal token (the first one was waiting for bytes, not arithmetic),
+ * or when its n=1 time is over three times its arithmetic: for a model tens of
+ * megabytes large the second token is a few percent of the first and noise
+ * decides the first test.
+ * The attention runs in f32 whatever the weights (src/model.c), so A is one
+ * figure, stated relative to the fp32 peak.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,10 +36,17 @@
 #include "util.h"
 
 #define CPU_KV_BYTES 4.0 /* src/model.c keeps the KV cache in f32 */
+#define MEMORY_BOUND_RATIO 3.0 /* an n=1 forward this many times its arithmetic is waiting for bytes */
+
+/* A stand-in for a compute type no calibrated model has: the first fitted in this order (f16 and bf16 weights are
+ * widened to f32 before the multiply, so fp32 is their nearest figure). */
+static const sim_dtype STAND_IN_ORDER[SIM_N_DTYPES] = {SIM_DTYPE_FP32, SIM_DTYPE_FP16, SIM_DTYPE_BF16, SIM_DTYPE_INT8};
+
+static double model_peak(const sim_hw *hw, const sim_model *m) { return hw->peak_flops[sim_compute_dtype(hw, m)]; }
 
 static void set_source(sim_fit *f, const char *key, const char *fmt, ...) {
-    for (int i = 0; i < sim_hw_n_fields(); i++)
-        if (strcmp(sim_hw_field_name(i), key) == 0) {
+    for (int i = 0; i < sim_hw_n_sources(); i++)
+        if (strcmp(sim_hw_source_key(i), key) == 0) {
             va_list ap;
             va_start(ap, fmt);
             vsnprintf(f->sources[i], sizeof f->sources[i], fmt, ap);
@@ -43,10 +58,12 @@ static double kernels_of(const sim_model *m) { return m->n_layer * SIM_FIT_KERNE
 
 static double flops_per_pair(const sim_model *m) { return 4.0 * m->n_layer * m->n_embd; }
 
-/* Bytes of an n=1 calibration forward at the curve's first context (calib_measure asks for no
- * logits, so the output matrix is not streamed). */
+/* Multiply-adds per token of a calibration forward: calib_measure wants logits for every token. */
+static double params_per_token(const sim_model *m) { return m->layer_params + m->output_params; }
+
+/* Bytes of an n=1 calibration forward at the curve's first context, the output matrix included. */
 static double bytes_at_n1(const sim_model *m, const cost_curve *c) {
-    return m->layer_bytes + sim_model_kv_bytes_per_position(m, CPU_KV_BYTES) * (c->ctx[0] + 1);
+    return m->layer_bytes + m->output_bytes + sim_model_kv_bytes_per_position(m, CPU_KV_BYTES) * (c->ctx[0] + 1);
 }
 
 static double t_at(const cost_curve *c, int size_index, int ctx_index) { return c->seconds[ctx_index][size_index]; }
@@ -67,25 +84,21 @@ static double attention_seconds(const sim_model *m, double attention_flops_per_s
     return attention_flops_per_s > 0 ? sim_attention_pairs(n_tokens, ctx) * flops_per_pair(m) / attention_flops_per_s : 0;
 }
 
-/* Step B: FLOP/s of the matmuls, from the marginal token between the two largest sizes. */
-static double fit_matmul(const sim_model *models, const cost_curve *curves, int n, double attention) {
+/* Step B: FLOP/s of the matmuls of one compute type, from the marginal token between the two largest sizes of the
+ * models of that type; 0 when none has it (or none grows). */
+static double fit_matmul(const sim_model *models, const cost_curve *curves, int n, double attention, const sim_hw *hw,
+                         sim_dtype dtype) {
     double flops = 0, seconds = 0;
     for (int i = 0; i < n; i++) {
+        if (sim_compute_dtype(hw, &models[i]) != dtype) continue;
         const cost_curve *c = &curves[i];
         int a = c->n_sizes - 2, b = c->n_sizes - 1, ctx = c->ctx[0];
         double dt = t_at(c, b, 0) - t_at(c, a, 0) - attention_seconds(&models[i], attention, c->sizes[b], ctx) +
                     attention_seconds(&models[i], attention, c->sizes[a], ctx);
         double per_token = dt / (c->sizes[b] - c->sizes[a]);
-        if (per_token > 0) flops += 2 * models[i].layer_params, seconds += per_token;
+        if (per_token > 0) flops += 2 * params_per_token(&models[i]), seconds += per_token;
     }
     return seconds > 0 ? flops / seconds : 0;
-}
-
-static bool is_memory_bound(const sim_model *m, const cost_curve *c, double matmul, double attention) {
-    double second_token = (t_at(c, 1, 0) - t_at(c, 0, 0)) / (c->sizes[1] - 1) -
-                          (attention_seconds(m, attention, c->sizes[1], c->ctx[0]) -
-                           attention_seconds(m, attention, 1, c->ctx[0])) / (c->sizes[1] - 1);
-    return second_token < 0.5 * 2 * m->layer_params / matmul;
 }
 
 /* n=1 time left for weights after attention: compute or bytes, plus the overhead. */
@@ -93,15 +106,25 @@ static double n1_rest(const sim_model *m, const cost_curve *c, double attention)
     return t_at(c, 0, 0) - attention_seconds(m, attention, 1, c->ctx[0]);
 }
 
-static double n1_compute(const sim_model *m, double matmul) { return 2 * m->layer_params / matmul; }
+static bool is_memory_bound(const sim_model *m, const cost_curve *c, double matmul, double attention) {
+    double second_token = (t_at(c, 1, 0) - t_at(c, 0, 0)) / (c->sizes[1] - 1) -
+                          (attention_seconds(m, attention, c->sizes[1], c->ctx[0]) -
+                           attention_seconds(m, attention, 1, c->ctx[0])) / (c->sizes[1] - 1);
+    double compute = 2 * params_per_token(m) / matmul;
+    /* a second token that costs a few percent of n=1 is noisy: a forward far longer than its arithmetic is waiting
+     * for bytes whatever the second token seemed to cost */
+    return second_token < 0.5 * compute || n1_rest(m, c, attention) > MEMORY_BOUND_RATIO * compute;
+}
+
+static double n1_compute(const sim_model *m, const sim_hw *hw) { return 2 * params_per_token(m) / model_peak(hw, m); }
 
 /* Step C: the per-kernel overhead, from compute-bound models' n=1 time beyond compute. */
 static double fit_overhead(const sim_model *models, const cost_curve *curves, int n, const sim_fit *f,
-                           double matmul, double attention) {
+                           double attention) {
     double extra = 0, kernels = 0;
     for (int i = 0; i < n; i++)
         if (!f->memory_bound[i]) {
-            extra += n1_rest(&models[i], &curves[i], attention) - n1_compute(&models[i], matmul);
+            extra += n1_rest(&models[i], &curves[i], attention) - n1_compute(&models[i], &f->hw);
             kernels += kernels_of(&models[i]);
         }
     return kernels > 0 && extra > 0 ? extra / kernels : 0;
@@ -147,7 +170,12 @@ static void fill_fixed(sim_fit *f, const sim_fit_machine *mach) {
     hw->kv_bytes_per_element = CPU_KV_BYTES;
     hw->kernels_per_layer = SIM_FIT_KERNELS_PER_LAYER;
     hw->graph_launch_seconds = hw->sync_seconds = hw->compile_seconds = 0;
+    hw->quantized_dtype = SIM_DTYPE_INT8;
+    hw->attention_dtype = SIM_DTYPE_FP32;
     hw->memory_bytes = mach->memory_bytes > 0 ? mach->memory_bytes : 1e9;
+    set_source(f, "quantized_dtype", "A-IO's CPU kernels multiply Q8_0, Q4_0 and K-quant weights as integer dots "
+                                     "against activations quantized to 8 bits (src/quant.h)");
+    set_source(f, "attention_dtype", "src/model.c keeps the KV cache in f32 and computes the attention in f32");
     set_source(f, "bandwidth_efficiency", "1: the fitted bandwidths are already what forwards achieve");
     set_source(f, "compute_efficiency", "1: the fitted compute is already what forwards achieve");
     set_source(f, "memory_GB", "physical memory of %s", mach->id);
@@ -169,13 +197,13 @@ static int check_curves(const sim_model *models, const cost_curve *curves, int n
 }
 
 static void fit_levels(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *mach,
-                       sim_fit *f, double matmul, double attention) {
+                       sim_fit *f, double attention) {
     bandwidth_fit cache = {0}, memory = {0};
     for (int i = 0; i < n; i++) {
         double rest = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
         bool fits = bytes_at_n1(&models[i], &curves[i]) <= mach->cache_bytes;
         add_to_level(fits ? &cache : &memory, &models[i], &curves[i], f->memory_bound[i], rest,
-                     n1_compute(&models[i], matmul));
+                     n1_compute(&models[i], &f->hw));
     }
     f->hw.cache_bytes = cache.n_models ? mach->cache_bytes : 0;
     f->hw.cache_bandwidth = cache.n_models ? level_bandwidth(&cache) : 0;
@@ -202,35 +230,88 @@ static void fit_levels(const sim_model *models, const cost_curve *curves, int n,
     }
 }
 
+/* The calibrated models of one compute type, "aio-small, aio-large", into buf. */
+static const char *models_of(const sim_model *models, int n, const sim_hw *hw, sim_dtype dtype, char *buf,
+                             size_t len) {
+    buf[0] = 0;
+    for (int i = 0; i < n; i++)
+        if (sim_compute_dtype(hw, &models[i]) == dtype)
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "", models[i].name);
+    return buf;
+}
+
+/* Why a compute type has no fitted peak, and what stands in for it. */
+static void stand_in_source(sim_fit *f, sim_dtype dtype, sim_dtype stand_in, const char *machine) {
+    static const char *const WHY[SIM_N_DTYPES] = {
+        "no calibrated model has f32 weights",
+        "no calibrated model has f16 weights; A-IO's CPU kernels widen f16 weights to f32 and multiply in f32 "
+        "(src/quant_avx2.c), so they run at the fp32 rate at best",
+        "no calibrated model has bf16 weights; A-IO's CPU kernels widen bf16 weights to f32 and multiply in f32 "
+        "(src/quant_avx2.c), so they run at the fp32 rate at best",
+        "no calibrated model has quantized weights; A-IO multiplies Q8_0, Q4_0 and K-quant weights as integer dots "
+        "against 8-bit activations (src/quant.h), at a rate of its own",
+    };
+    static const char *const EXAMPLE[SIM_N_DTYPES] = {"an F32", "an F16", "a BF16", "a Q8_0"};
+    char key[32];
+    snprintf(key, sizeof key, "peak_TFLOPS.%s", sim_dtype_name(dtype));
+    set_source(f, key, "not fitted on %s: %s. Estimate: the fitted %s figure stands in; `aio sim fit-local -m` %s "
+                       "model fits it", machine, WHY[dtype], sim_dtype_name(stand_in), EXAMPLE[dtype]);
+}
+
+/* Step B for every compute type: fitted where a model has it, a stand-in elsewhere. */
+static int fit_peaks(const sim_model *models, const cost_curve *curves, int n, double attention, const char *machine,
+                     sim_fit *f, char *err, size_t err_len) {
+    char names[300], key[32];
+    int first = -1;
+    for (int k = 0; k < SIM_N_DTYPES; k++) {
+        sim_dtype d = STAND_IN_ORDER[k];
+        if (!models_of(models, n, &f->hw, d, names, sizeof names)[0]) continue;
+        f->hw.peak_flops[d] = fit_matmul(models, curves, n, attention, &f->hw, d);
+        if (!(f->hw.peak_flops[d] > 0))
+            return set_err(err, err_len, "fit: forward time of %s (%s) does not grow with the tokens (noisy "
+                                          "measurement?)", names, sim_dtype_name(d)),
+                   -1;
+        f->fitted[d] = true;
+        if (first < 0) first = d;
+        snprintf(key, sizeof key, "peak_TFLOPS.%s", sim_dtype_name(d));
+        set_source(f, key, "fitted on %s from %s: 2 x (layer + output) parameters / marginal seconds per token "
+                           "between the two largest calibrated sizes (their attention removed)", machine, names);
+    }
+    if (first < 0) return set_err(err, err_len, "fit: no model to fit the compute from"), -1;
+    for (int d = 0; d < SIM_N_DTYPES; d++)
+        if (!f->fitted[d]) {
+            f->hw.peak_flops[d] = f->hw.peak_flops[first];
+            stand_in_source(f, (sim_dtype)d, (sim_dtype)first, machine);
+        }
+    return 0;
+}
+
 int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *machine,
                   sim_fit *out, char *err, size_t err_len) {
     memset(out, 0, sizeof *out);
     if (check_curves(models, curves, n, err, err_len) < 0) return -1;
     fill_fixed(out, machine);
     double attention = fit_attention(models, curves, n);
-    double matmul = fit_matmul(models, curves, n, attention);
-    if (!(matmul > 0))
-        return set_err(err, err_len, "fit: forward time does not grow with the tokens (noisy measurement?)"), -1;
-    if (!(attention > 0)) attention = matmul; /* the context did not cost anything measurable */
-    for (int i = 0; i < n; i++) out->memory_bound[i] = is_memory_bound(&models[i], &curves[i], matmul, attention);
-    out->hw.peak_flops = matmul;
-    out->hw.attention_efficiency = attention < matmul ? attention / matmul : 1;
-    out->hw.launch_seconds = fit_overhead(models, curves, n, out, matmul, attention);
-    fit_levels(models, curves, n, machine, out, matmul, attention);
+    if (fit_peaks(models, curves, n, attention, machine->id, out, err, err_len) < 0) return -1;
+    double fp32 = out->hw.peak_flops[SIM_DTYPE_FP32];
+    if (!(attention > 0)) attention = fp32; /* the context did not cost anything measurable */
+    for (int i = 0; i < n; i++)
+        out->memory_bound[i] = is_memory_bound(&models[i], &curves[i], model_peak(&out->hw, &models[i]), attention);
+    out->hw.attention_efficiency = attention < fp32 ? attention / fp32 : 1;
+    out->hw.launch_seconds = fit_overhead(models, curves, n, out, attention);
+    fit_levels(models, curves, n, machine, out, attention);
     if (!(out->hw.bandwidth > 0))
         return set_err(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
                -1;
-    set_source(out, "peak_TFLOPS", "fitted on %s: 2 x layer parameters / marginal seconds per token between the two "
-                                   "largest calibrated sizes (their attention removed)", machine->id);
     set_source(out, "attention_efficiency", "fitted on %s: 4 x layers x embedding FLOPs per cached position / the "
-                                            "n=1 context slope, relative to the matmul compute", machine->id);
+                                            "n=1 context slope, relative to the fp32 peak", machine->id);
     set_source(out, "kernel_launch_us", "fitted on %s: n=1 time of compute-bound models beyond their compute, per "
                                         "kernel (thread-pool barriers, small operators); 0 when none is", machine->id);
     return 0;
 }
 
 double sim_fit_predict(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx) {
-    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, 0);
+    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, n_tokens);
     double kernels = m->n_layer * hw->kernels_per_layer + SIM_KERNELS_OUTSIDE_LAYERS;
     return c.seconds + kernels * hw->launch_seconds;
 }

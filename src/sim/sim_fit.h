@@ -6,11 +6,15 @@
  * the one we do. So the local profile is not written by hand but fitted to
  * the curves t(n tokens, context) of `aio calibrate`, in the profile's own
  * terms: attention throughput from how n=1 forwards grow with the context,
- * matmul compute from the marginal cost of a token between the two largest
- * sizes, a per-kernel overhead, and bandwidth = bytes / time of the n=1
- * forwards that are memory-bound (a token more costs them little). Models
- * that fit in the last-level cache give the cache's bandwidth, larger ones
- * the memory's; when no model is large enough, a streaming read measures it.
+ * matmul compute per compute type from the marginal cost of a token between
+ * the two largest sizes (f32 models give the fp32 peak, quantized ones the
+ * int8 peak: A-IO's CPU kernels multiply those as integer dots), a per-kernel
+ * overhead, and bandwidth = bytes / time of the n=1 forwards that are
+ * memory-bound (a token more costs them little). Models that fit in the
+ * last-level cache give the cache's bandwidth, larger ones the memory's; when
+ * no model is large enough, a streaming read measures it. A compute type no
+ * calibrated model uses is not fitted: the profile carries a stand-in and its
+ * source says so.
  */
 #ifndef AION_SIM_FIT_H
 #define AION_SIM_FIT_H
@@ -35,8 +39,9 @@ typedef struct sim_fit_machine {
 
 typedef struct sim_fit {
     sim_hw hw;
-    char sources[SIM_HW_MAX_FIELDS][400];         /* per sim_hw field, in sim_hw_field_name order */
+    char sources[SIM_HW_MAX_SOURCES][600];        /* in sim_hw_source_key order */
     bool memory_bound[SIM_FIT_MAX_MODELS];        /* at n=1 */
+    bool fitted[SIM_N_DTYPES];                    /* peaks measured here (the others are stand-ins) */
 } sim_fit;
 
 /* This machine's facts: calib_machine_id, the last-level cache (from sysfs: glibc's sysconf
@@ -49,8 +54,8 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
                   sim_fit *out, char *err, size_t err_len);
 
 /* What the fitted profile predicts for one forward of the calibration (n tokens on top of ctx,
- * no logits, as calib_measure runs them), overhead included: what fit-local compares with the
- * measurement. */
+ * logits for each, as calib_measure runs them), overhead included: what fit-local compares with
+ * the measurement. */
 double sim_fit_predict(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx);
 
 #endif

@@ -22,6 +22,10 @@ static void add_phase(sim_forward_cost *c, double bandwidth_seconds, double comp
     else c->compute_seconds += compute_seconds;
 }
 
+sim_dtype sim_compute_dtype(const sim_hw *hw, const sim_model *m) {
+    return m->compute_dtype == SIM_DTYPE_QUANTIZED ? hw->quantized_dtype : m->compute_dtype;
+}
+
 sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits) {
     sim_forward_cost c = {0};
     double weights = m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0);
@@ -34,8 +38,9 @@ sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_
     c.flops = matmul_flops + attention_flops;
     bool cached = hw->cache_bytes > 0 && c.bytes <= hw->cache_bytes;
     double bandwidth = (cached ? hw->cache_bandwidth : hw->bandwidth) * hw->bandwidth_efficiency;
-    add_phase(&c, weights / bandwidth, matmul_flops / (hw->peak_flops * hw->compute_efficiency));
-    add_phase(&c, kv / bandwidth, attention_flops / (hw->peak_flops * hw->attention_efficiency));
+    double matmul_peak = hw->peak_flops[sim_compute_dtype(hw, m)], attention_peak = hw->peak_flops[hw->attention_dtype];
+    add_phase(&c, weights / bandwidth, matmul_flops / (matmul_peak * hw->compute_efficiency));
+    add_phase(&c, kv / bandwidth, attention_flops / (attention_peak * hw->attention_efficiency));
     c.seconds = c.bandwidth_seconds + c.compute_seconds;
     return c;
 }

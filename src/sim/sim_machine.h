@@ -15,7 +15,9 @@
  * The cost of one forward is a roofline per phase: the weight matmuls take
  * max(weight bytes / bandwidth, matmul FLOPs / compute), the attention takes
  * max(KV cache bytes / bandwidth, attention FLOPs / attention compute), one
- * after the other. A forward whose bytes fit in the profile's cache streams
+ * after the other. Compute is the profile's peak for the type the work runs
+ * in: the model's compute type for the matmuls (sim_compute_dtype), the
+ * profile's attention type for the attention. A forward whose bytes fit in the profile's cache streams
  * at the cache's bandwidth (CPUs; accelerators' models never fit).
  */
 #ifndef AION_SIM_MACHINE_H
@@ -32,6 +34,9 @@ const char *sim_cost_name(int cost); /* "bandwidth", "compute", "launch", "sync"
 
 #define SIM_MAX_MODELS 2
 #define SIM_MAX_SHAPE 4096 /* largest forward size whose compiled graph is tracked */
+
+/* What model m's matmuls multiply in on hw: its own type, or for quantized weights the runtime's choice. */
+sim_dtype sim_compute_dtype(const sim_hw *hw, const sim_model *m);
 
 /* Device work of one forward of n_tokens on top of ctx cached positions, n_logits rows of logits. */
 typedef struct sim_forward_cost {

@@ -18,7 +18,20 @@
 #include "sim/sim_model.h"
 #include "util.h"
 
-#define DEFAULT_SHAPE_BYTES_PER_WEIGHT 2.0 /* f16/bf16: what accelerators serve */
+#define DEFAULT_SHAPE_TYPE AION_DT_BF16 /* what accelerators serve */
+
+/* The stored type (-1: some quantized type) and what it computes in: float types in their own, block-quantized
+ * ones as the runtime does. */
+static void set_weight_type(sim_model *m, int type) {
+    snprintf(m->weight_type, sizeof m->weight_type, "%s", type < 0 ? "quantized" : quant_type_name(type));
+    m->compute_dtype = type == AION_DT_F32    ? SIM_DTYPE_FP32
+                       : type == AION_DT_F16  ? SIM_DTYPE_FP16
+                       : type == AION_DT_BF16 ? SIM_DTYPE_BF16
+                                              : SIM_DTYPE_QUANTIZED;
+}
+
+/* Explicit dimensions give only bytes per weight: the float type that size implies, else quantized (-1). */
+static int type_of_bytes_per_weight(double bpw) { return bpw >= 4 ? AION_DT_F32 : bpw >= 2 ? AION_DT_BF16 : -1; }
 
 static void count_params(sim_model *m) {
     double e = m->n_embd, kv_dim = (double)m->n_embd / m->n_head * m->n_head_kv;
@@ -50,21 +63,22 @@ static int from_shape_name(const char *spec, sim_model *out, char *err, size_t e
     char name[SIM_MODEL_NAME];
     snprintf(name, sizeof name, "%s", spec);
     char *colon = strchr(name, ':');
-    double bpw = DEFAULT_SHAPE_BYTES_PER_WEIGHT;
+    int type = DEFAULT_SHAPE_TYPE;
     if (colon) {
         *colon = 0;
-        int type = quant_type_from_name(colon + 1);
+        type = quant_type_from_name(colon + 1);
         if (type < 0 || !synth_type_supported(type))
             return set_err(err, err_len, "%s: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0)", spec,
                             colon + 1),
                    -1;
-        bpw = (double)quant_block_bytes(type) / (double)quant_block_elems(type);
     }
     const synth_shape *s = synth_find_shape(name);
     if (!s) return 1; /* not a shape name: the caller tries a file */
     *out = (sim_model){.n_layer = s->n_layer, .n_embd = s->n_embd, .n_head = s->n_head, .n_head_kv = s->n_head_kv,
-                       .n_ff = s->n_ff, .n_vocab = s->n_vocab, .bytes_per_weight = bpw};
+                       .n_ff = s->n_ff, .n_vocab = s->n_vocab,
+                       .bytes_per_weight = (double)quant_block_bytes(type) / (double)quant_block_elems(type)};
     snprintf(out->name, sizeof out->name, "%s", spec);
+    set_weight_type(out, type);
     bytes_from_params(out, s->tied);
     return check_dims(out, spec, err, err_len);
 }
@@ -82,6 +96,7 @@ static int from_dims(const char *spec, sim_model *out, char *err, size_t err_len
                        .n_ff = (int)v[4], .n_vocab = (int)v[5], .bytes_per_weight = v[6]};
     snprintf(out->name, sizeof out->name, "L%d-E%d", out->n_layer, out->n_embd);
     if (check_dims(out, spec, err, err_len) < 0) return -1;
+    set_weight_type(out, type_of_bytes_per_weight(out->bytes_per_weight));
     bytes_from_params(out, false);
     return 0;
 }
@@ -98,6 +113,7 @@ static int from_gguf(const char *path, sim_model *out, char *err, size_t err_len
     out->output_bytes = (double)aion_model_forward_bytes(m, true) - out->layer_bytes;
     out->resident_bytes = (double)info.weight_bytes;
     out->bytes_per_weight = out->layer_params > 0 ? out->layer_bytes / out->layer_params : 0;
+    set_weight_type(out, info.main_type);
     if (info.name[0]) {
         snprintf(out->name, sizeof out->name, "%s", info.name);
     } else {
