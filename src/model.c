@@ -598,36 +598,73 @@ void aion_ctx_reset_stats(aion_ctx *c) { memset(&c->stats, 0, sizeof c->stats); 
 
 /* ----------------------------------------------------------- forward pass */
 
+/* One or more matrices reading the same prepared input, each thread taking its share of the
+ * rows of each: one fork/join for wq/wk/wv or gate/up instead of one per matrix. */
+#define MAX_SHARED_MATMULS 3
+
 typedef struct matmul_task {
-    const matrix *w;
+    const matrix *w[MAX_SHARED_MATMULS];
+    float *y[MAX_SHARED_MATMULS];
+    int count;
     const void *act;
     int n_tok;
-    float *y;
-    int64_t ldy;
 } matmul_task;
 
 static void matmul_worker(void *arg, int ith, int nth) {
     const matmul_task *mt = arg;
-    int64_t r0, r1;
-    tp_split(mt->w->n_rows, ith, nth, 16, &r0, &r1);
-    if (r1 <= r0) return;
-    if (mt->w->packed)
-        quant_matmul_packed(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
-    else
-        quant_matmul(mt->w->type, mt->w->data, mt->w->n_cols, mt->act, mt->n_tok, mt->y, mt->ldy, r0, r1);
+    for (int k = 0; k < mt->count; k++) {
+        const matrix *w = mt->w[k];
+        int64_t r0, r1;
+        tp_split(w->n_rows, ith, nth, 16, &r0, &r1);
+        if (r1 <= r0) continue;
+        if (w->packed) quant_matmul_packed(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
+        else quant_matmul(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
+    }
 }
 
-/* y[t][0..rows) = W x[t] for n_tok rows of x (each n_cols floats). */
-static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
-    const void *act = x; /* float weights read the activations as they are */
-    if (!quant_act_passthrough(w->type)) {
-        size_t stride = quant_act_row_bytes(w->type, w->n_cols);
-        for (int i = 0; i < n_tok; i++)
-            quant_act_prepare(w->type, x + (size_t)i * w->n_cols, c->act + i * stride, w->n_cols);
-        act = c->act;
+typedef struct prepare_task {
+    int wtype;
+    int64_t n_cols;
+    const float *x;
+    uint8_t *act;
+    int n_tok;
+} prepare_task;
+
+static void prepare_worker(void *arg, int ith, int nth) {
+    const prepare_task *pt = arg;
+    int64_t t0, t1;
+    tp_split(pt->n_tok, ith, nth, 1, &t0, &t1);
+    size_t stride = quant_act_row_bytes(pt->wtype, pt->n_cols);
+    for (int64_t i = t0; i < t1; i++)
+        quant_act_prepare(pt->wtype, pt->x + (size_t)i * pt->n_cols, pt->act + i * stride, pt->n_cols);
+}
+
+/* The activations as w's kernels read them: x itself for float weights, else quantized rows
+ * in c->act (by all threads when there are enough tokens to share). */
+static const void *prepare_act(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok) {
+    if (quant_act_passthrough(w->type)) return x;
+    prepare_task pt = {w->type, w->n_cols, x, c->act, n_tok};
+    if (n_tok >= 4) tp_run(t, prepare_worker, &pt);
+    else prepare_worker(&pt, 0, 1);
+    return c->act;
+}
+
+/* y_k[t][0..rows_k) = W_k x[t] for the count matrices W_k, all reading the n_tok rows of x
+ * (n_cols floats each); one preparation of x serves every W_k whose kernels read the same one. */
+static void matmul_shared(aion_ctx *c, aion_threads *t, const float *x, int n_tok, const matrix *const *ws,
+                          float *const *ys, int count) {
+    for (int k = 0; k < count;) {
+        matmul_task mt = {.count = 0, .n_tok = n_tok, .act = prepare_act(c, t, ws[k], x, n_tok)};
+        for (; k < count && mt.count < MAX_SHARED_MATMULS && quant_act_compatible(ws[k]->type, mt.w[0] ? mt.w[0]->type : ws[k]->type); k++) {
+            mt.w[mt.count] = ws[k];
+            mt.y[mt.count++] = ys[k];
+        }
+        tp_run(t, matmul_worker, &mt);
     }
-    matmul_task mt = {w, act, n_tok, y, w->n_rows};
-    tp_run(t, matmul_worker, &mt);
+}
+
+static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
+    matmul_shared(c, t, x, n_tok, &w, &y, 1);
 }
 
 static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
@@ -725,10 +762,7 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
     const layer *L = &m->layers[il];
     int n = b->n_tokens;
     for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->attn_norm, m->n_embd, m->norm_eps);
-    matmul(c, t, &L->wq, c->xb, n, c->q);
-    /* wk and wv read the same input; re-preparing it is cheap next to streaming the weights. */
-    matmul(c, t, &L->wk, c->xb, n, c->k);
-    matmul(c, t, &L->wv, c->xb, n, c->v);
+    matmul_shared(c, t, c->xb, n, (const matrix *[]){&L->wq, &L->wk, &L->wv}, (float *[]){c->q, c->k, c->v}, 3);
     add_bias(c->q, L->bq, n, m->n_embd);
     add_bias(c->k, L->bk, n, c->kv_dim);
     add_bias(c->v, L->bv, n, c->kv_dim);
@@ -749,8 +783,7 @@ static void ffn_block(aion_ctx *c, aion_threads *t, int n, int il) {
     const aion_model *m = c->m;
     const layer *L = &m->layers[il];
     for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->ffn_norm, m->n_embd, m->norm_eps);
-    matmul(c, t, &L->w_gate, c->xb, n, c->hb);
-    matmul(c, t, &L->w_up, c->xb, n, c->hb2);
+    matmul_shared(c, t, c->xb, n, (const matrix *[]){&L->w_gate, &L->w_up}, (float *[]){c->hb, c->hb2}, 2);
     for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
         float g = c->hb[i];
         c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];

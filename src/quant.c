@@ -219,6 +219,11 @@ static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == 
 
 bool quant_act_passthrough(int wtype) { return !is_int_weight(wtype); }
 
+bool quant_act_compatible(int wtype_a, int wtype_b) {
+    if (!is_int_weight(wtype_a) || !is_int_weight(wtype_b)) return !is_int_weight(wtype_a) && !is_int_weight(wtype_b);
+    return quant_act_bias(wtype_a) == quant_act_bias(wtype_b);
+}
+
 size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
     if (is_int_weight(wtype)) return 4 * quant_act_region_bytes(n_cols);
     return (size_t)n_cols * sizeof(float);

@@ -71,6 +71,9 @@ size_t quant_act_row_bytes(int wtype, int64_t n_cols);
 /* True when the prepared row is the float row itself (F32/F16/BF16 weights): callers may pass
  * x as the act rows and skip the copy. */
 bool quant_act_passthrough(int wtype);
+/* True when a row prepared for weights of type a serves weights of type b as well (several
+ * matrices reading one input then share one preparation). */
+bool quant_act_compatible(int wtype_a, int wtype_b);
 /* Prepare one activation row (x has n_cols floats). */
 void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols);
 
