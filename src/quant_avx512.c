@@ -21,7 +21,7 @@
  * Q8_0 and Q4_0 weights repacked at load (quant_pack, layout in quant_simd.h) take a
  * different shape: 16 rows share each vector, one int32 lane per row, so a vpdpbusd with a
  * broadcast activation word advances 16 rows by 4 columns and there is no horizontal sum;
- * a tile is 16 rows x 8 tokens. That halves prefill time and lets decode stream one
+ * a tile is 16 rows x 4 tokens. That halves prefill time and lets decode stream one
  * sequential run per group.
  */
 #include "quant_simd.h"
@@ -201,10 +201,12 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 
 /* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
 
-/* 8 int + 8 float accumulators: a weight chunk is loaded once for 8 tokens. No software
- * prefetch: a group is one sequential stream, which the hardware prefetchers follow; measured
- * (aio bench decode, TinyLlama shape) prefetching 1-4 KiB ahead was 10-20% slower for Q4_0. */
-#define PACK_TOK_TILE 8
+/* A tile is 16 rows x up to 4 tokens (4 int + 4 float accumulators; 8 tokens measured slower
+ * for batches of 8). Batches prefetch the group's stream 2 KiB ahead (t(2)/t(1) 1.05 -> 0.85-1.0
+ * on the TinyLlama shape); a decode step does not: one sequential stream, which the hardware
+ * prefetchers follow as fast (aio bench decode). */
+#define PACK_TOK_TILE 4
+#define PACK_PREFETCH 2048
 
 /* Chunk c (columns 4c..4c+3) of the 16 rows of a step, unsigned. */
 ALWAYS_INLINE __m512i packed_chunk(const int wtype, const uint8_t *quants, int c) {
@@ -237,6 +239,8 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
         acc[t] = _mm512_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
+        if (T >= 2 && t0 == 0)
+            for (int k = 0; k < (int)(step_bytes / 64); k++) _mm_prefetch((const char *)step + PACK_PREFETCH + 64 * k, _MM_HINT_T0);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
         for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(xk[t][b]);
@@ -260,10 +264,6 @@ ALWAYS_INLINE void packed_matmul(const quant_mm *m, const int wtype) {
         int t = 0;
         for (; t + PACK_TOK_TILE <= m->n_tok; t += PACK_TOK_TILE) packed_tile(m, wtype, g, t, PACK_TOK_TILE);
         switch (m->n_tok - t) {
-        case 7: packed_tile(m, wtype, g, t, 7); break;
-        case 6: packed_tile(m, wtype, g, t, 6); break;
-        case 5: packed_tile(m, wtype, g, t, 5); break;
-        case 4: packed_tile(m, wtype, g, t, 4); break;
         case 3: packed_tile(m, wtype, g, t, 3); break;
         case 2: packed_tile(m, wtype, g, t, 2); break;
         case 1: packed_tile(m, wtype, g, t, 1); break;
