@@ -86,33 +86,57 @@ static void check_file_layout(const char *path, const synth_params *p) {
     gguf_close(f);
 }
 
-static void check_forward(aion_model *m, const char *what) {
-    const int n_vocab = aion_n_vocab(m);
-    char err[400];
+/* Logits of an 8-token forward on a fresh context with n_threads threads; rows or -1. */
+static int forward_logits(aion_model *m, int n_threads, float *logits, char *err, size_t err_len) {
     aion_ctx_params cp = {.n_seq = 1, .n_ctx = 16, .n_batch = 8};
-    aion_ctx *c = aion_ctx_new(m, &cp, err, sizeof err);
-    CHECK(c != NULL, "%s: ctx: %s", what, err);
-    if (!c) return;
-    aion_threads *t = aion_threads_new(2);
+    aion_ctx *c = aion_ctx_new(m, &cp, err, err_len);
+    if (!c) return -1;
+    aion_threads *t = aion_threads_new(n_threads);
     int32_t tok[8], pos[8];
     int8_t want[8];
-    for (int i = 0; i < 8; i++) tok[i] = (i * 37 + 1) % n_vocab, pos[i] = i, want[i] = 1;
-    float *logits = malloc((size_t)(8 * n_vocab) * sizeof *logits);
+    for (int i = 0; i < 8; i++) tok[i] = (i * 37 + 1) % aion_n_vocab(m), pos[i] = i, want[i] = 1;
     aion_batch b = {.n_tokens = 8, .tokens = tok, .pos = pos, .want_logits = want};
-    int rows = aion_forward(c, t, &b, logits, err, sizeof err);
+    int rows = aion_forward(c, t, &b, logits, err, err_len);
+    aion_threads_free(t);
+    aion_ctx_free(c);
+    return rows;
+}
+
+/* Finite logits of a sane span, the same bits with 1, 2 and 3 threads (each thread's share
+ * of rows must not change a number), and within rounding of the weights read in place from
+ * the file when the loader repacked them (AION_REPACK=0 turns that off). */
+static void check_forward(aion_model *m, const char *path, const char *what) {
+    const int n_vocab = aion_n_vocab(m);
+    const size_t n_logits = (size_t)(8 * n_vocab);
+    char err[400];
+    float *logits = malloc(n_logits * sizeof *logits), *other = malloc(n_logits * sizeof *other);
+    int rows = forward_logits(m, 2, logits, err, sizeof err);
     CHECK(rows == 8, "%s: forward gave %d rows: %s", what, rows, rows < 0 ? err : "");
     double lo = INFINITY, hi = -INFINITY;
     int finite = 0;
-    for (int i = 0; rows == 8 && i < 8 * n_vocab; i++) {
+    for (size_t i = 0; rows == 8 && i < n_logits; i++) {
         finite += isfinite(logits[i]) != 0;
         lo = logits[i] < lo ? logits[i] : lo;
         hi = logits[i] > hi ? logits[i] : hi;
     }
     CHECK(rows != 8 || finite == 8 * n_vocab, "%s: %d of %d logits are not finite", what, 8 * n_vocab - finite, 8 * n_vocab);
     CHECK(rows != 8 || (hi > lo && hi - lo < 100), "%s: logits span [%g, %g]", what, lo, hi);
-    free(logits);
-    aion_threads_free(t);
-    aion_ctx_free(c);
+    for (int n_threads = 1; rows == 8 && n_threads <= 3; n_threads += 2) {
+        int got = forward_logits(m, n_threads, other, err, sizeof err);
+        CHECK(got == 8 && memcmp(logits, other, n_logits * sizeof *logits) == 0,
+              "%s: %d threads give other logits than 2", what, n_threads);
+    }
+    setenv("AION_REPACK", "0", 1);
+    aion_model *in_place = aion_model_load(path, err, sizeof err);
+    unsetenv("AION_REPACK");
+    CHECK(in_place != NULL, "%s: load in place: %s", what, err);
+    if (in_place && rows == 8 && forward_logits(in_place, 2, other, err, sizeof err) == 8) {
+        double worst = 0;
+        for (size_t i = 0; i < n_logits; i++) worst = fmax(worst, fabs((double)logits[i] - other[i]));
+        CHECK(worst <= 1e-4 * (hi - lo), "%s: repacked and in-place weights differ by %g (span %g)", what, worst, hi - lo);
+    }
+    aion_model_free(in_place);
+    free(logits), free(other);
 }
 
 static void check_model(const char *path, const synth_params *p) {
@@ -139,7 +163,7 @@ static void check_model(const char *path, const synth_params *p) {
     CHECK(in.n_params == params, "%s: params %llu, expected %llu", what, (unsigned long long)in.n_params,
           (unsigned long long)params);
     CHECK(aion_n_vocab(m) == sh->n_vocab && aion_token_bos(m) == 1 && aion_token_eos(m) == 2, "%s: vocab/bos/eos", what);
-    check_forward(m, what);
+    check_forward(m, path, what);
     aion_model_free(m);
 }
 
