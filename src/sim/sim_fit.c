@@ -11,8 +11,10 @@
  *      token between the two largest sizes, after the attention those tokens add,
  *      over the models of that type; a type no model has takes the first fitted
  *      one as a stand-in
- *   l  per-kernel overhead: what n=1 forwards of compute-bound models take beyond
- *      their compute (memory-bound ones cannot tell it from bandwidth)
+ *   l  per-kernel overhead: the least that n=1 forwards of compute-bound models take
+ *      beyond their compute (memory-bound ones cannot tell it from bandwidth); a
+ *      model that takes over 10% more than l and its compute is waiting for bytes
+ *      and counts as memory-bound for B
  *   B  bytes / the rest of the n=1 time, over memory-bound models; compute-bound
  *      ones only bound it from below (B >= W / compute time)
  * A model is memory-bound at n=1 when its second token costs less than half
@@ -37,6 +39,7 @@
 
 #define CPU_KV_BYTES 4.0 /* src/model.c keeps the KV cache in f32 */
 #define MEMORY_BOUND_RATIO 3.0 /* an n=1 forward this many times its arithmetic is waiting for bytes */
+#define BYTES_WAIT_RATIO 1.1   /* beyond the overhead, this much more than the arithmetic is time spent on bytes */
 
 /* A stand-in for a compute type no calibrated model has: the first fitted in this order (f16 and bf16 weights are
  * widened to f32 before the multiply, so fp32 is their nearest figure). */
@@ -118,16 +121,29 @@ static bool is_memory_bound(const sim_model *m, const cost_curve *c, double matm
 
 static double n1_compute(const sim_model *m, const sim_hw *hw) { return 2 * params_per_token(m) / model_peak(hw, m); }
 
-/* Step C: the per-kernel overhead, from compute-bound models' n=1 time beyond compute. */
+/* Step C: the per-kernel overhead, the least n=1 time beyond compute per kernel over compute-bound models: what
+ * every forward pays whatever its weights. */
 static double fit_overhead(const sim_model *models, const cost_curve *curves, int n, const sim_fit *f,
                            double attention) {
-    double extra = 0, kernels = 0;
+    double least = -1;
     for (int i = 0; i < n; i++)
         if (!f->memory_bound[i]) {
-            extra += n1_rest(&models[i], &curves[i], attention) - n1_compute(&models[i], &f->hw);
-            kernels += kernels_of(&models[i]);
+            double extra = n1_rest(&models[i], &curves[i], attention) - n1_compute(&models[i], &f->hw);
+            double per_kernel = extra / kernels_of(&models[i]);
+            if (least < 0 || per_kernel < least) least = per_kernel;
         }
-    return kernels > 0 && extra > 0 ? extra / kernels : 0;
+    return least > 0 ? least : 0;
+}
+
+/* A model whose n=1 forward takes clearly longer than that overhead plus its arithmetic is waiting for bytes at
+ * its memory level (f32 weights read at n=1 where q8_0 ones, a quarter the bytes, are not): it measures the
+ * level's bandwidth from here on. */
+static void mark_waiting_for_bytes(const sim_model *models, const cost_curve *curves, int n, sim_fit *f,
+                                   double attention) {
+    for (int i = 0; i < n; i++) {
+        double rest = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
+        if (rest > BYTES_WAIT_RATIO * n1_compute(&models[i], &f->hw)) f->memory_bound[i] = true;
+    }
 }
 
 typedef struct bandwidth_fit {
@@ -299,14 +315,16 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
         out->memory_bound[i] = is_memory_bound(&models[i], &curves[i], model_peak(&out->hw, &models[i]), attention);
     out->hw.attention_efficiency = attention < fp32 ? attention / fp32 : 1;
     out->hw.launch_seconds = fit_overhead(models, curves, n, out, attention);
+    mark_waiting_for_bytes(models, curves, n, out, attention);
     fit_levels(models, curves, n, machine, out, attention);
     if (!(out->hw.bandwidth > 0))
         return set_err(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
                -1;
     set_source(out, "attention_efficiency", "fitted on %s: 4 x layers x embedding FLOPs per cached position / the "
                                             "n=1 context slope, relative to the fp32 peak", machine->id);
-    set_source(out, "kernel_launch_us", "fitted on %s: n=1 time of compute-bound models beyond their compute, per "
-                                        "kernel (thread-pool barriers, small operators); 0 when none is", machine->id);
+    set_source(out, "kernel_launch_us", "fitted on %s: the least n=1 time of compute-bound models beyond their "
+                                        "compute, per kernel (thread-pool barriers, small operators); 0 when none is",
+               machine->id);
     return 0;
 }
 
