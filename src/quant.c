@@ -327,10 +327,10 @@ static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_
 
 /* ---- repacked weights (layout in quant_simd.h) ---- */
 
-/* Block b of the group holding row r, and row r's lane in it. */
-static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t b) {
+/* Step `step` (a block, or a Q4_K super-block) of the group holding row r. */
+static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t step) {
     return packed + quant_packed_group_bytes(wtype, n_cols) * (size_t)(r / QUANT_PACK_ROWS) +
-           quant_packed_step_bytes(wtype) * (size_t)b;
+           quant_packed_step_bytes(wtype) * (size_t)step;
 }
 
 /* Moves one block between the file layout (scale, quants as stored) and its place in a packed
@@ -350,9 +350,37 @@ static void packed_block_io(int wtype, uint8_t *step, int lane, uint8_t *block, 
     }
 }
 
-bool quant_pack_wanted(int wtype) {
-    return (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) && pick_isa() == ISA_AVX512;
+/* The same for a Q4_K super-block: its six-bit factors are unpacked to bytes on the way in
+ * and packed back (losslessly) on the way out. */
+static void packed_super_io(uint8_t *step, int lane, uint8_t *block, bool to_packed) {
+    uint8_t *d = step + 2 * lane, *dmin = step + 32 + 2 * lane, *sc = step + 64, *mn = step + 192;
+    const uint8_t *qs = block + 16;
+    if (to_packed) {
+        memcpy(d, block, 2), memcpy(dmin, block + 2, 2);
+        for (int j = 0; j < 8; j++) quant_k_scale_min(block + 4, j, &sc[16 * j + lane], &mn[16 * j + lane]);
+    } else {
+        uint8_t s8[8], m8[8];
+        memcpy(block, d, 2), memcpy(block + 2, dmin, 2);
+        for (int j = 0; j < 8; j++) s8[j] = sc[16 * j + lane], m8[j] = mn[16 * j + lane];
+        quant_k_pack_scale_min(s8, m8, block + 4);
+    }
+    for (int v = 0; v < 32; v++) { /* vector 8p + c holds qs[32p + 4c ..] = qs[4v ..] */
+        uint8_t *word = step + QUANT_PACK_K_HEAD + 64 * v + 4 * lane;
+        if (to_packed) memcpy(word, qs + 4 * v, 4);
+        else memcpy(block + 16 + 4 * v, word, 4);
+    }
 }
+
+static bool packable(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || wtype == AION_DT_Q4_K; }
+
+/* A step of row r in or out of the packed layout (block: the file's bytes of that step). */
+static void packed_io(int wtype, uint8_t *step, int64_t r, uint8_t *block, bool to_packed) {
+    int lane = (int)(r % QUANT_PACK_ROWS);
+    if (wtype == AION_DT_Q4_K) packed_super_io(step, lane, block, to_packed);
+    else packed_block_io(wtype, step, lane, block, to_packed);
+}
+
+bool quant_pack_wanted(int wtype) { return packable(wtype) && pick_isa() == ISA_AVX512; }
 
 size_t quant_packed_bytes(int wtype, int64_t n_rows, int64_t n_cols) {
     int64_t groups = (n_rows + QUANT_PACK_ROWS - 1) / QUANT_PACK_ROWS;
@@ -367,23 +395,24 @@ void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *
     size_t bb = quant_block_bytes(wtype);
     for (int64_t r = 0; r < n_rows; r++) {
         const uint8_t *row = (const uint8_t *)w + quant_row_bytes(wtype, n_cols) * (size_t)r;
-        for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+        for (int64_t b = 0; b < n_cols / quant_packed_step_cols(wtype); b++) {
             uint8_t *step = (uint8_t *)packed_step(wtype, out, n_cols, r, b);
-            packed_block_io(wtype, step, (int)(r % QUANT_PACK_ROWS), (uint8_t *)row + bb * b, true);
+            packed_io(wtype, step, r, (uint8_t *)row + bb * b, true);
         }
     }
 }
 
 /* The scalar reference on the packed layout: each block is put back together and summed as
- * dot_ref_q does, so the result is the reference's, bit for bit. */
+ * dot_ref_q does (bit for bit the reference's for Q8_0 / Q4_0; Q4_K within its rounding). */
 static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, m->n_cols);
     double sum = 0.0;
-    for (int64_t b = 0; b < m->n_cols / QUANT_QBLOCK; b++) {
-        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[2 + 32];
-        packed_block_io(m->wtype, step, (int)(r % QUANT_PACK_ROWS), block, false);
-        sum += block_term(m->wtype, block, xq, xs, b);
+    for (int64_t b = 0; b < m->n_cols / quant_packed_step_cols(m->wtype); b++) {
+        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[144];
+        packed_io(m->wtype, step, r, block, false);
+        sum += m->wtype == AION_DT_Q4_K ? quant_k_dot_ref(m->wtype, block, xq + 256 * b, xs + 64 * b, 256)
+                                        : block_term(m->wtype, block, xq, xs, b);
     }
     return (float)sum;
 }
@@ -469,7 +498,7 @@ void quant_matmul(int wtype, const void *w, int64_t n_cols, const void *act, int
 
 void quant_matmul_packed(int wtype, const void *packed, int64_t n_cols, const void *act, int n_tok, float *y,
                          int64_t ldy, int64_t r0, int64_t r1) {
-    if ((wtype != AION_DT_Q8_0 && wtype != AION_DT_Q4_0) || r0 >= r1 || n_tok <= 0) return;
+    if (!packable(wtype) || r0 >= r1 || n_tok <= 0) return;
     quant_mm m = make_mm(wtype, packed, n_cols, act, n_tok, y, ldy, r0, r1);
     m.packed = true;
     m.w_row_bytes = 0; /* rows are not runs in this layout */

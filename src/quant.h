@@ -90,14 +90,14 @@ void quant_matmul_ref(int wtype, const void *w, int64_t n_cols, const void *act,
 
 /* ---- repacked weights ----
  * A layout the kernels stream faster than the file's (see quant_simd.h): chosen at load, once,
- * when quant_pack_wanted() says this machine's kernels read it (AVX-512 VNNI, Q8_0 / Q4_0). */
+ * when quant_pack_wanted() says this machine's kernels read it (AVX-512 VNNI; Q8_0, Q4_0, Q4_K). */
 bool quant_pack_wanted(int wtype);
 size_t quant_packed_bytes(int wtype, int64_t n_rows, int64_t n_cols);
 /* Repack rows [0, n_rows) of W (file layout) into dst (quant_packed_bytes of it). */
 void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *dst);
-/* As quant_matmul for weights repacked by quant_pack: the same results, bit for bit, as
- * quant_matmul on the file layout at the same CPU level where a packed kernel exists; elsewhere
- * the scalar reference's. Any row range; a thread's range best starts at a multiple of 4. */
+/* As quant_matmul for weights repacked by quant_pack: within float rounding of the reference
+ * (its own kernel at AVX-512, the reference elsewhere), the same bits whatever the batch or row
+ * range. Any row range; a thread's range best starts at a multiple of 16. */
 void quant_matmul_packed(int wtype, const void *packed, int64_t n_cols, const void *act, int n_tok, float *y,
                          int64_t ldy, int64_t r0, int64_t r1);
 

@@ -222,6 +222,15 @@ ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
     return v;
 }
 
+/* A group's 16 results per token, one vector store each; rows outside [r0, r1) are kept out. */
+ALWAYS_INLINE void packed_store(const quant_mm *m, int64_t group, const __m512 *acc, int t0, const int T) {
+    const int64_t row0 = group * QUANT_PACK_ROWS;
+    __mmask16 keep = 0;
+    for (int i = 0; i < QUANT_PACK_ROWS; i++)
+        if (row0 + i >= m->r0 && row0 + i < m->r1) keep |= (__mmask16)(1u << i);
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
+}
+
 /* Rows of group g x tokens [t0, t0+T). A block's integer dot is exact in each lane, started at
  * the activation block's bias correction; one conversion and one FMA per block and token then
  * add d_weight (per lane) * d_act (broadcast) * dot. Rows outside [r0, r1) are not stored. */
@@ -252,21 +261,74 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
         for (int t = 0; t < T; t++)
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][8 * b])), acc[t]);
     }
-    const int64_t row0 = group * QUANT_PACK_ROWS;
-    __mmask16 keep = 0;
-    for (int i = 0; i < QUANT_PACK_ROWS; i++)
-        if (row0 + i >= m->r0 && row0 + i < m->r1) keep |= (__mmask16)(1u << i);
-    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
+    packed_store(m, group, acc, t0, T);
+}
+
+/* The same for Q4_K, a super-block per step: each vector of nibbles is loaded once and feeds
+ * two sub-blocks (its low and high nibbles), each with its own integer sums; per sub-block and
+ * token, the scale and the min then take one FMA each for all 16 rows:
+ *   y += d*sc * d_act * dot - dmin*m * d_act * sum(q_act),  the act block's bcorr being -sum(q_act). */
+ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const int T) {
+    const int64_t n_super = m->n_cols / 256;
+    const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q4_K);
+    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)n_super;
+    const int8_t *xq[PACK_TOK_TILE];
+    const float *xs[PACK_TOK_TILE];
+    const int32_t *xk[PACK_TOK_TILE];
+    __m512 acc[PACK_TOK_TILE];
+    for (int t = 0; t < T; t++) {
+        const uint8_t *a = m->act + m->act_row_bytes * (size_t)(t0 + t);
+        xq[t] = quant_act_quants(a), xs[t] = quant_act_scales(a, m->n_cols), xk[t] = quant_act_bcorr(a, m->n_cols);
+        acc[t] = _mm512_setzero_ps();
+    }
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
+        if (T >= 2 && t0 == 0)
+            for (int k = 0; k < (int)(step_bytes / 64); k++) _mm_prefetch((const char *)step + PACK_PREFETCH + 64 * k, _MM_HINT_T0);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
+        for (int p = 0; p < 4; p++) {
+            const int64_t b = 8 * sb + 2 * p; /* act block of sub-block 2p; b + 1 that of 2p + 1 */
+            __m512i dot[2][PACK_TOK_TILE];
+            for (int t = 0; t < T; t++) dot[0][t] = dot[1][t] = _mm512_setzero_si512();
+            for (int c = 0; c < 8; c++) {
+                __m512i v = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + 64 * (8 * p + c));
+                __m512i w[2] = {_mm512_and_si512(v, low4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low4)};
+                for (int t = 0; t < T; t++)
+                    for (int h = 0; h < 2; h++)
+                        dot[h][t] = _mm512_dpbusd_epi32(dot[h][t], w[h],
+                                                        _mm512_set1_epi32(load_i32(xq[t] + 32 * (b + h) + 4 * c)));
+            }
+            for (int h = 0; h < 2; h++) {
+                const int j = 2 * p + h;
+                __m512 dsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                  _mm_loadu_si128((const __m128i *)(step + 64 + 16 * j)))));
+                __m512 dmn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                     _mm_loadu_si128((const __m128i *)(step + 192 + 16 * j)))));
+                for (int t = 0; t < T; t++) {
+                    float xd = xs[t][8 * (b + h)];
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[h][t]), _mm512_mul_ps(dsc, _mm512_set1_ps(xd)), acc[t]);
+                    acc[t] = _mm512_fmadd_ps(dmn, _mm512_set1_ps(xd * (float)xk[t][b + h]), acc[t]);
+                }
+            }
+        }
+    }
+    packed_store(m, group, acc, t0, T);
+}
+
+ALWAYS_INLINE void packed_any_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
+    if (wtype == AION_DT_Q4_K) packed_k_tile(m, group, t0, T);
+    else packed_tile(m, wtype, group, t0, T);
 }
 
 ALWAYS_INLINE void packed_matmul(const quant_mm *m, const int wtype) {
     for (int64_t g = m->r0 / QUANT_PACK_ROWS; g * QUANT_PACK_ROWS < m->r1; g++) {
         int t = 0;
-        for (; t + PACK_TOK_TILE <= m->n_tok; t += PACK_TOK_TILE) packed_tile(m, wtype, g, t, PACK_TOK_TILE);
+        for (; t + PACK_TOK_TILE <= m->n_tok; t += PACK_TOK_TILE) packed_any_tile(m, wtype, g, t, PACK_TOK_TILE);
         switch (m->n_tok - t) {
-        case 3: packed_tile(m, wtype, g, t, 3); break;
-        case 2: packed_tile(m, wtype, g, t, 2); break;
-        case 1: packed_tile(m, wtype, g, t, 1); break;
+        case 3: packed_any_tile(m, wtype, g, t, 3); break;
+        case 2: packed_any_tile(m, wtype, g, t, 2); break;
+        case 1: packed_any_tile(m, wtype, g, t, 1); break;
         default: break;
         }
     }
@@ -475,11 +537,13 @@ static void bf16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_BF16); }
 
 static void q8_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q8_0); }
 static void q4_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_0); }
+static void q4_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_K); }
 
 bool quant_matmul_avx512(const quant_mm *m) {
     if (m->packed) {
         if (m->wtype == AION_DT_Q8_0) q8_0_packed_matmul(m);
         else if (m->wtype == AION_DT_Q4_0) q4_0_packed_matmul(m);
+        else if (m->wtype == AION_DT_Q4_K) q4_k_packed_matmul(m);
         else return false;
         return true;
     }

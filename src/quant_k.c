@@ -49,7 +49,7 @@ void quant_k_scale_min(const uint8_t *packed, int j, uint8_t *sc, uint8_t *m) {
     }
 }
 
-static void pack_scale_min(const uint8_t sc[8], const uint8_t m[8], uint8_t packed[12]) {
+void quant_k_pack_scale_min(const uint8_t sc[8], const uint8_t m[8], uint8_t packed[12]) {
     memset(packed, 0, 12);
     for (int j = 0; j < 8; j++) {
         if (j < 4) {
@@ -146,7 +146,7 @@ static void quantize_block_q45(const float *x, bool five, uint8_t *block) {
     }
     store_u16(block, quant_f32_to_f16(d));
     store_u16(block + 2, quant_f32_to_f16(dmin));
-    pack_scale_min(sc, m, block + 4);
+    quant_k_pack_scale_min(sc, m, block + 4);
     /* levels against the factors as stored (f16), so dequantization sees what was fitted */
     float d16 = quant_f16_to_f32(load_u16(block)), dmin16 = quant_f16_to_f32(load_u16(block + 2));
     uint8_t *qh = five ? block + 16 : NULL, *qs = five ? block + 48 : block + 16;

@@ -89,14 +89,25 @@ static inline const int32_t *quant_act_bcorr(const uint8_t *act, int64_t n_cols)
  *   Q8_0  8 x 64 bytes chunk c (columns 4c..4c+3): row i's 4 quants + 128 (unsigned) at 4i
  *   Q4_0  4 x 64 bytes vector v: row i's stored bytes qs[4v..4v+3] at 4i, whose low nibbles
  *                      are chunk v and high nibbles chunk v + 4 (GGUF's nibble order)
- * 544 (Q8_0) or 288 (Q4_0) bytes per step: the file's bytes, reordered. The last group is
- * padded with zero rows (scale 0). */
+ * 544 (Q8_0) or 288 (Q4_0) bytes per step: the file's bytes, reordered. Q4_K's step is a
+ * super-block (256 columns) of the 16 rows, its six-bit factors unpacked to bytes once here
+ * instead of in every decode step (2368 bytes where the file has 2304):
+ *   uint16 d[16], dmin[16]   f16, row i at i
+ *   uint8 sc[8][16], m[8][16] sub-block j's scale and min of row i at 16j + i
+ *   quants 32 x 64 bytes     vector 8p + c: row i's stored bytes qs[32p+4c .. 32p+4c+3] at 4i,
+ *                            whose low nibbles are chunk c of sub-block 2p, high ones of 2p+1
+ * The last group is padded with zero rows (scale 0). */
 #define QUANT_PACK_ROWS 16
+#define QUANT_PACK_K_HEAD 320 /* bytes of a Q4_K step before its quants */
 
-static inline size_t quant_packed_step_bytes(int wtype) { return 32 + (wtype == AION_DT_Q8_0 ? 512 : 256); }
+static inline size_t quant_packed_step_bytes(int wtype) {
+    return wtype == AION_DT_Q4_K ? QUANT_PACK_K_HEAD + 2048 : 32 + (wtype == AION_DT_Q8_0 ? 512 : 256);
+}
+
+static inline int64_t quant_packed_step_cols(int wtype) { return wtype == AION_DT_Q4_K ? 256 : QUANT_QBLOCK; }
 
 static inline size_t quant_packed_group_bytes(int wtype, int64_t n_cols) {
-    return quant_packed_step_bytes(wtype) * (size_t)(n_cols / QUANT_QBLOCK);
+    return quant_packed_step_bytes(wtype) * (size_t)(n_cols / quant_packed_step_cols(wtype));
 }
 
 /* The unsigned bias the kernels give this weight type (see corr above). The K-quants keep
@@ -118,6 +129,7 @@ static inline bool quant_is_k(int wtype) {
 
 /* quant_k.c: the K-quant formats (scalar). */
 void quant_k_scale_min(const uint8_t *packed, int j, uint8_t *sc, uint8_t *m);
+void quant_k_pack_scale_min(const uint8_t sc[8], const uint8_t m[8], uint8_t packed[12]);
 bool quant_k_dequantize_row(int type, const void *src, float *dst, int64_t n);
 bool quant_k_quantize_row(int type, const float *src, void *dst, int64_t n);
 /* dot of one weight row with one prepared activation row (quants xq, per-lane scales xs) */

@@ -372,6 +372,11 @@ static double abs_product_sum(int type, const uint8_t *row, const float *x, int6
     return s;
 }
 
+static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K; }
+
+/* The types quant_pack repacks. */
+static bool packable(int type) { return type == AION_DT_Q8_0 || type == AION_DT_Q4_0 || type == AION_DT_Q4_K; }
+
 typedef struct mm_case {
     int type;
     int64_t cols;
@@ -456,11 +461,10 @@ static void run_mm_case(const mm_case *c, int level, uint64_t *s) {
     if (level != CPU_LEVEL_SCALAR) check_act_bit_identical(c, x, act, level);
 
     check_mm_results(c, level, "", w, x, y, yref, ldy);
-    if (c->type == AION_DT_Q8_0 || c->type == AION_DT_Q4_0) check_packed(c, level, w, x, act, yref, ldy);
+    if (packable(c->type)) check_packed(c, level, w, x, act, yref, ldy);
     free(w), free(x), free(act), free(y), free(yref);
 }
 
-static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K; }
 
 static void test_matmul_all_levels(void) {
     const int types[] = {AION_DT_F32,  AION_DT_F16,  AION_DT_BF16, AION_DT_Q8_0,
@@ -484,9 +488,10 @@ static void test_matmul_all_levels(void) {
                 }
             }
             /* several row groups of the packed layout, ranges starting and ending inside a group */
-            if (types[ti] == AION_DT_Q8_0 || types[ti] == AION_DT_Q4_0) {
-                const mm_case groups[] = {{types[ti], 96, 9, 37, 5, 37}, {types[ti], 160, 1, 48, 16, 32},
-                                          {types[ti], 64, 17, 33, 0, 33}};
+            if (packable(types[ti])) {
+                int64_t unit = is_k(types[ti]) ? 256 : 32;
+                const mm_case groups[] = {{types[ti], 3 * unit, 9, 37, 5, 37}, {types[ti], 5 * unit, 1, 48, 16, 32},
+                                          {types[ti], 2 * unit, 17, 33, 0, 33}};
                 for (size_t k = 0; k < 3; k++) run_mm_case(&groups[k], level, &s);
             }
             /* float weights take any column count: ragged tails of the vector loop */
@@ -530,7 +535,7 @@ static void test_batch_invariance(void) {
                         quant_matmul(type, w, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
                 CHECK(memcmp(batch, single, sizeof batch) == 0, "%s %s cols %lld: batch differs from single",
                       LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
-                if (type == AION_DT_Q8_0 || type == AION_DT_Q4_0) {
+                if (packable(type)) {
                     uint8_t *packed = malloc(quant_packed_bytes(type, ROWS, cols));
                     quant_pack(type, w, ROWS, cols, packed);
                     quant_matmul_packed(type, packed, cols, act, TOK, batch, ROWS, 0, ROWS);
