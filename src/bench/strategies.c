@@ -138,6 +138,7 @@ static int session_init(session *s, const strat_config *cfg, aion_ctx *target, a
      * answer continues, and a tiny context must still hold one */
     out->max_new = cfg->max_new < s->n_ctx / 2 ? cfg->max_new : s->n_ctx / 2;
     out->chat_max_new = cfg->chat_max_new < s->n_ctx / 2 ? cfg->chat_max_new : s->n_ctx / 2;
+    out->whole = cfg->whole;
     int most_new = out->max_new > out->chat_max_new ? out->max_new : out->chat_max_new;
     s->gen.model = aion_ctx_model(target);
     s->prompt = malloc((size_t)s->n_ctx * sizeof *s->prompt);
@@ -314,7 +315,7 @@ static int run_task(session *s, int category, const task *t, char *err, size_t e
     for (int v = 0; v < s->result->n_variants; v++) {
         const strat_variant *var = &s->result->variants[v];
         strat_tally *tally = &s->result->tally[category][v];
-        if (decode_variant(s, var, max_new, !chat, tally, err, err_len) < 0) return -1;
+        if (decode_variant(s, var, max_new, !chat && !s->cfg->whole, tally, err, err_len) < 0) return -1;
         if (v == 0) keep_reference(s);
         else check_against_reference(s, t, var, tally);
     }

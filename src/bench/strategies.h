@@ -58,7 +58,8 @@ typedef void (*strat_progress_fn)(void *user, const char *category, int done, in
 typedef struct strat_config {
     const char *tasks_dir;  /* holds code.jsonl, math.jsonl, qa.jsonl, chat.jsonl */
     int limit;              /* first tasks of each category; <= 0: all */
-    int max_new;            /* code, math, qa: also stop at the end of the first line */
+    int max_new;            /* code, math, qa: also stop at the end of the first line... */
+    bool whole;             /* ...unless set: then they decode max_new tokens, as chat does */
     int chat_max_new;       /* chat: no line stop */
     int repeat;             /* decodes of each (task, variant); the fastest counts (>= 1) */
     decode_config base;     /* buckets and n-gram sizes; strategy and k are set per variant */
@@ -71,6 +72,7 @@ typedef struct strat_result {
     strat_variant variants[STRAT_MAX_VARIANTS];
     strat_tally tally[STRAT_N_CATEGORIES][STRAT_MAX_VARIANTS];
     int max_new, chat_max_new; /* as used: capped to leave room for the prompt in the context */
+    bool whole;                /* code, math, qa decoded without the line stop */
     int n_mismatches;          /* (task, variant) pairs whose tokens differ from ar's */
     char first_mismatch[512];  /* which, where, and the two tokens */
 } strat_result;

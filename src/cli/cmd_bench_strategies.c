@@ -34,7 +34,7 @@ int cmd_bench_strategies(int argc, char **argv);
 typedef struct strat_opts {
     const char *model_path, *draft_path, *tasks_dir, *out_dir;
     int limit, max_new, chat_max_new, n_threads, repeat;
-    bool json;
+    bool json, whole;
 } strat_opts;
 
 /* What the run was, for the reports' headers. */
@@ -50,13 +50,14 @@ typedef struct run_info {
 static void strat_usage(void) {
     fprintf(stderr,
             "usage: aio bench strategies [-m LARGE] [--draft SMALL] [--tasks DIR] [--limit N] [-n N]\n"
-            "                            [--chat-max-new N] [-t N] [--json] [--out DIR]\n"
+            "                            [--chat-max-new N] [--whole] [--repeat R] [-t N] [--json] [--out DIR]\n"
             "  -m MODEL          target (default: the embedded aio-large)\n"
             "  --draft MODEL     draft model of spec (default: the embedded aio-small)\n"
             "  --tasks DIR       task sets (default: bench/tasks)\n"
             "  --limit N         first N tasks of each category (default: all)\n"
             "  -n N              most new tokens of code, math, qa; they also stop at a line end (default 48)\n"
             "  --chat-max-new N  new tokens of chat, no line stop (default 64)\n"
+            "  --whole           code, math, qa decode -n tokens too, past the first line\n"
             "  --repeat R        decode each (task, strategy) R times, count the fastest (default 1)\n"
             "  -t N              threads (default: all cores)\n"
             "  --json            one JSON object on stdout instead of the Markdown table\n"
@@ -79,6 +80,7 @@ static int parse_strat_args(int argc, char **argv, strat_opts *o) {
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
         else if (opt_is(a, NULL, "--repeat")) ok = opt_int(argc, argv, &i, &o->repeat);
         else if (opt_is(a, NULL, "--json")) o->json = true;
+        else if (opt_is(a, NULL, "--whole")) o->whole = true;
         else {
             fprintf(stderr, "error: unknown option '%s'\n", a);
             return strat_usage(), 2;
@@ -179,9 +181,10 @@ static void markdown_header(FILE *f, const run_info *ri, const strat_result *r) 
             aion_dtype_name(ri->draft.main_type), ri->draft.weight_bytes / 1e6);
     char first[32] = "all tasks";
     if (ri->limit > 0) snprintf(first, sizeof first, "first %d tasks", ri->limit);
-    fprintf(f, "tasks: %s, %s per category | greedy; code, math, qa: first line, at most %d tokens; "
+    fprintf(f, "tasks: %s, %s per category | greedy; code, math, qa: %s %d tokens; "
                "chat: %d tokens | each decoded %d time%s, the fastest counted\n",
-            ri->tasks_dir, first, r->max_new, r->chat_max_new, ri->repeat, ri->repeat == 1 ? "" : "s");
+            ri->tasks_dir, first, r->whole ? "whole continuations of" : "first line, at most", r->max_new,
+            r->chat_max_new, ri->repeat, ri->repeat == 1 ? "" : "s");
     fprintf(f, "threads: %d | cpu: %s | run: %.0f s, cpu %.0f%% of the threads' time%s\n\n", ri->n_threads,
             cpu_describe(), ri->wall_seconds, ri->cpu_percent,
             ri->cpu_percent < 90 ? " (other processes took the cores: figures are disturbed)" : "");
@@ -304,6 +307,7 @@ static char *render_json(const run_info *ri, const strat_result *r) {
     cJSON_AddNumberToObject(j, "repeat", ri->repeat);
     cJSON_AddNumberToObject(j, "max_new", r->max_new);
     cJSON_AddNumberToObject(j, "chat_max_new", r->chat_max_new);
+    cJSON_AddBoolToObject(j, "whole", r->whole);
     cJSON_AddBoolToObject(j, "lossless", r->n_mismatches == 0);
     cJSON_AddNumberToObject(j, "mismatches", r->n_mismatches);
     if (r->n_mismatches) cJSON_AddStringToObject(j, "first_mismatch", r->first_mismatch);
@@ -432,6 +436,7 @@ static int measure(const strat_opts *o, strat_models *m, run_info *ri, strat_res
     cfg.repeat = o->repeat;
     cfg.max_new = o->max_new;
     cfg.chat_max_new = o->chat_max_new;
+    cfg.whole = o->whole;
     cfg.progress = report_progress;
     *ri = (run_info){.tasks_dir = cfg.tasks_dir, .limit = o->limit, .repeat = o->repeat,
                      .n_threads = aion_threads_count(m->threads)};
