@@ -340,6 +340,12 @@ static void test_lookup_propose(void) {
     const int32_t recent[] = {1, 2, 1, 3, 1};
     n = lookup_propose(recent, 5, 1, 2, 1, draft);
     CHECK(n == 1 && draft[0] == 3, "most recent occurrence wins: got %d", n ? draft[0] : -1);
+    /* a short match drafts no more tokens than it matched; the longest allowed drafts up to k */
+    const int32_t bigram[] = {1, 2, 3, 4, 5, 6, 9, 2, 3};
+    n = lookup_propose(bigram, 9, 1, 4, 7, draft);
+    CHECK(n == 2 && draft[0] == 4 && draft[1] == 5, "bigram 2 3 -> 2 tokens (4 5): n=%d", n);
+    n = lookup_propose(bigram, 9, 1, 2, 7, draft);
+    CHECK(n == 6 && draft[0] == 4 && draft[5] == 3, "bigram at ngram_max 2 -> up to k (6 left in ctx): n=%d", n);
 }
 
 int main(void) {

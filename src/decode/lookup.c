@@ -6,6 +6,13 @@
  * a good guess for what follows now. The longest matching n-gram wins (it is
  * the most specific evidence), and among its occurrences the most recent.
  * A scan of the context per round costs microseconds next to a forward pass.
+ *
+ * How far to copy follows the evidence too: a match of n < ngram_max tokens
+ * drafts at most n, only a match of ngram_max tokens drafts the full k. Short
+ * matches are often coincidence (a lone "(" recurs everywhere), and a long
+ * draft after one widens the verification for tokens that mostly fail: on
+ * aio bench strategies (code, first line) lookup at k=7 went from 0.91x to
+ * 1.22x of ar and k=15 from 0.62x to 1.15x, k=3 from 1.16x to 1.21-1.27x.
  */
 #include <string.h>
 
@@ -26,6 +33,7 @@ int lookup_propose(const int32_t *ctx, int n_ctx, int ngram_min, int ngram_max, 
         int start = find_earlier(ctx, n_ctx, n);
         if (start < 0) continue;
         int follow = start + n; /* first token after the earlier occurrence; < n_ctx by construction */
+        if (n < ngram_max && max_draft > n) max_draft = n;
         int n_draft = 0;
         while (n_draft < max_draft && follow + n_draft < n_ctx) {
             draft[n_draft] = ctx[follow + n_draft];
