@@ -3,7 +3,8 @@
 # Included by tests/CMakeLists.txt, it registers ctest bench_smoke, which runs this same file
 # in script mode (a helper .cmake of its own would itself be included as a fragment): synth a
 # tiny random-weight model into the build tree, then `aio bench batch` must print its Markdown
-# table and `aio bench memory --json` its JSON object, both exiting 0. The figures are printed
+# table (with the compute floor), `aio bench memory --json` and `aio bench compute --json` their
+# JSON objects, all exiting 0. The figures are printed
 # for the log, never compared: CI machines are too noisy for speed thresholds.
 
 if(CMAKE_SCRIPT_MODE_FILE)
@@ -19,7 +20,7 @@ if(CMAKE_SCRIPT_MODE_FILE)
   set(model "${OUT_DIR}/bench-smoke.gguf")
   run_aio(synth synth --dims 2,64,4,2,160,320 --type q8_0 "${model}")
   run_aio("bench batch" bench batch -m "${model}" -t 2 --runs 3)
-  foreach(expect "| n | ms | tok/s | t(n)/t(1) |" "| 32 |")
+  foreach(expect "| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound |" "| 32 |" "GMAC/s")
     string(FIND "${out}" "${expect}" at)
     if(at EQUAL -1)
       message(FATAL_ERROR "aio bench batch: output lacks '${expect}'")
@@ -28,6 +29,11 @@ if(CMAKE_SCRIPT_MODE_FILE)
   run_aio("bench memory --json" bench memory --json -t 2 --size 64 --runs 2)
   if(NOT out MATCHES "^{\"bench\":\"memory\".*\"best_gbps\":[0-9.e+-]+")
     message(FATAL_ERROR "aio bench memory --json: not the expected JSON object: ${out}")
+  endif()
+  # the arithmetic peak: a positive f32 rate on any machine (int8 is 0 without VNNI)
+  run_aio("bench compute --json" bench compute --json -t 2 --runs 1)
+  if(NOT out MATCHES "^{\"bench\":\"compute\".*\"f32_gmacs\":[0-9]*[1-9][0-9.e+-]*")
+    message(FATAL_ERROR "aio bench compute --json: no positive f32 rate: ${out}")
   endif()
   file(REMOVE "${model}")
   return()

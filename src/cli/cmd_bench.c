@@ -23,9 +23,11 @@
 #include <time.h>
 
 #include "bench/membw.h"
+#include "bench/peak.h"
 #include "cli.h"
 #include "common.h"
 #include "cpu.h"
+#include "quant.h"
 
 /* Benches defined in other files of src/cli (cmd_bench_NAME.c) are declared here. */
 int cmd_bench_strategies(int argc, char **argv);
@@ -316,6 +318,39 @@ static int bench_memory(int argc, char **argv) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ compute */
+
+static const bench_spec COMPUTE_SPEC = {"compute [-t N] [--runs R] [--json]", BO_RUNS,
+                                        {.n_decode = 1, .n_prompt = 1, .n_runs = 5, .size_mib = 1}};
+
+static cJSON *peak_json(const peak_result *p) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "int8_gmacs", p->int8_gmacs);
+    cJSON_AddNumberToObject(j, "f32_gmacs", p->f32_gmacs);
+    cJSON_AddStringToObject(j, "isa", p->isa);
+    return j;
+}
+
+static int bench_compute(int argc, char **argv) {
+    bench_opts o;
+    int rc = parse_bench_args(argc, argv, &COMPUTE_SPEC, &o);
+    if (rc) return rc;
+    aion_threads *t = aion_threads_new(o.n_threads);
+    if (!t) return 1;
+    peak_result p;
+    peak_measure(t, o.n_runs, &p);
+    aion_threads_free(t);
+    if (o.json) {
+        cJSON *j = bench_json_head("compute", p.n_threads);
+        cJSON_AddItemToObject(j, "peak", peak_json(&p));
+        print_json(j);
+        return 0;
+    }
+    printf("| threads | instructions | int8 GMAC/s | f32 GMAC/s |\n|---:|---|---:|---:|\n");
+    printf("| %d | %s | %.1f | %.1f |\n", p.n_threads, p.isa, p.int8_gmacs, p.f32_gmacs);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ decode */
 
 static const bench_spec DECODE_SPEC = {
@@ -395,13 +430,17 @@ static const bench_spec PREFILL_SPEC = {
     "prefill -m MODEL [-p N] [-t N] [--runs R] [--json]", BO_MODEL | BO_PROMPT | BO_RUNS,
     {.n_decode = 1, .n_prompt = 128, .n_runs = 3, .size_mib = 1}};
 
+/* Multiply-adds of every layer matrix for one token. */
+static double layer_macs(const aion_model_info *in) {
+    double kv = (double)in->n_head_kv * in->head_dim, e = in->n_embd;
+    return in->n_layer * (2 * e * e + 2 * e * kv + 3 * e * in->n_ff);
+}
+
 /* Multiply-adds x 2 of one forward of n tokens at positions 0..n-1 with logits for the last:
  * every layer matrix once per token, attention over the causal prefix, one output row. */
 static double prefill_flops(const aion_model_info *in, int n) {
-    double kv = (double)in->n_head_kv * in->head_dim, e = in->n_embd;
-    double layer = 2 * e * e + 2 * e * kv + 3 * e * in->n_ff;
-    double attention = 2.0 * e * ((double)n * (n + 1) / 2); /* q.k and p.v per head position */
-    return 2 * (in->n_layer * (layer * n + attention) + e * in->n_vocab);
+    double e = in->n_embd, attention = 2.0 * e * ((double)n * (n + 1) / 2); /* q.k and p.v per head position */
+    return 2 * (layer_macs(in) * n + in->n_layer * attention + e * in->n_vocab);
 }
 
 static int bench_prefill(int argc, char **argv) {
@@ -472,7 +511,16 @@ static double time_batch(bench_session *s, const bench_opts *o, int n, double *s
     return median(scratch, o->n_runs);
 }
 
-static void report_batch(const bench_session *s, const bench_opts *o, const double *sec, const double *cpu) {
+/* The arithmetic floor of a forward of n tokens with logits for all: its matmuls' multiply-adds
+ * at the probe's peak for the weights' kind of arithmetic (int8 dots for the quantized types). */
+static double compute_floor_seconds(const aion_model_info *in, const peak_result *peak, int n) {
+    bool int8 = !quant_act_passthrough(in->main_type) && peak->int8_gmacs > 0;
+    double gmacs = int8 ? peak->int8_gmacs : peak->f32_gmacs;
+    return gmacs > 0 ? n * (layer_macs(in) + (double)in->n_embd * in->n_vocab) / (gmacs * 1e9) : 0;
+}
+
+static void report_batch(const bench_session *s, const bench_opts *o, const peak_result *peak, const double *sec,
+                         const double *cpu) {
     double bytes = (double)aion_model_forward_bytes(s->model, true);
     if (o->json) {
         cJSON *j = bench_json_head("batch", aion_threads_count(s->threads));
@@ -480,6 +528,7 @@ static void report_batch(const bench_session *s, const bench_opts *o, const doub
         cJSON_AddNumberToObject(j, "context_pos", o->pos);
         cJSON_AddNumberToObject(j, "runs", o->n_runs);
         cJSON_AddStringToObject(j, "logits", o->last_logits_only ? "last" : "all");
+        cJSON_AddItemToObject(j, "peak", peak_json(peak));
         cJSON *rows = cJSON_AddArrayToObject(j, "rows");
         for (int i = 0; i < N_BATCH_SIZES; i++) {
             cJSON *row = cJSON_CreateObject();
@@ -489,18 +538,25 @@ static void report_batch(const bench_session *s, const bench_opts *o, const doub
             cJSON_AddNumberToObject(row, "ratio_to_1", sec[i] / sec[0]);
             cJSON_AddNumberToObject(row, "weight_gbps", bytes / sec[i] / 1e9);
             cJSON_AddNumberToObject(row, "cpu_percent", cpu[i]);
+            cJSON_AddNumberToObject(row, "compute_floor_seconds", compute_floor_seconds(&s->info, peak, BATCH_SIZES[i]));
             cJSON_AddItemToArray(rows, row);
         }
         print_json(j);
         return;
     }
     print_model_line(s);
-    printf("context: %d cached tokens | logits: %s rows | median of %d\n\n", o->pos,
-           o->last_logits_only ? "last" : "all", o->n_runs);
-    printf("| n | ms | tok/s | t(n)/t(1) | weight GB/s | cpu %% |\n|---:|---:|---:|---:|---:|---:|\n");
-    for (int i = 0; i < N_BATCH_SIZES; i++)
-        printf("| %d | %.2f | %.1f | %.2f | %.2f | %.0f |\n", BATCH_SIZES[i], sec[i] * 1e3, BATCH_SIZES[i] / sec[i],
-               sec[i] / sec[0], bytes / sec[i] / 1e9, cpu[i]);
+    printf("context: %d cached tokens | logits: %s rows | median of %d | peak %.0f int8 / %.0f f32 GMAC/s (%s)\n\n",
+           o->pos, o->last_logits_only ? "last" : "all", o->n_runs, peak->int8_gmacs, peak->f32_gmacs, peak->isa);
+    printf("compute floor: the matmuls' multiply-adds at that peak; bound: max(t(1), floor) / t(1), what t(n)/t(1)\n"
+           "would be if arithmetic hid completely behind the weight stream\n\n");
+    printf("| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound | weight GB/s | cpu %% |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < N_BATCH_SIZES; i++) {
+        double floor_s = compute_floor_seconds(&s->info, peak, BATCH_SIZES[i]);
+        printf("| %d | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |\n", BATCH_SIZES[i], sec[i] * 1e3,
+               BATCH_SIZES[i] / sec[i], sec[i] / sec[0], floor_s * 1e3, (floor_s > sec[0] ? floor_s : sec[0]) / sec[0],
+               bytes / sec[i] / 1e9, cpu[i]);
+    }
 }
 
 static int bench_batch(int argc, char **argv) {
@@ -512,7 +568,9 @@ static int bench_batch(int argc, char **argv) {
     int fill_batch = o.pos > MAX_BATCH ? o.pos : MAX_BATCH;
     bool ok = scratch && bench_open(&s, &o, o.pos + MAX_BATCH, fill_batch) == 0 && bench_fill(&s, o.pos) == 0;
     for (int i = 0; ok && i < N_BATCH_SIZES; i++) ok = (sec[i] = time_batch(&s, &o, BATCH_SIZES[i], scratch, &cpu[i])) >= 0;
-    if (ok) report_batch(&s, &o, sec, cpu);
+    peak_result peak;
+    if (ok) peak_measure(s.threads, 3, &peak);
+    if (ok) report_batch(&s, &o, &peak, sec, cpu);
     free(scratch);
     bench_close(&s);
     return ok ? 0 : 1;
@@ -528,6 +586,7 @@ typedef struct bench_kind {
 
 static const bench_kind BENCHES[] = {
     {"memory", bench_memory, "read bandwidth with all threads (the decode roofline)"},
+    {"compute", bench_compute, "int8 and f32 multiply-add peak with all threads (the batch roofline)"},
     {"decode", bench_decode, "greedy decode tokens/s, bytes/token, % of memory bandwidth"},
     {"prefill", bench_prefill, "tokens/s of one N-token prompt"},
     {"batch", bench_batch, "time of one forward of 1..32 tokens and t(n)/t(1)"},
