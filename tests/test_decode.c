@@ -331,25 +331,38 @@ static void test_sampling_distribution(engine *e, const char *name) {
 
 static void test_lookup_propose(void) {
     int32_t draft[8];
+    int match;
     const int32_t ctx[] = {5, 6, 7, 8, 9, 5, 6, 7};
-    int n = lookup_propose(ctx, 8, 1, 3, 4, draft);
+    int n = lookup_propose(ctx, 8, 1, 3, 4, draft, &match);
     /* the copy may run on into the suffix itself */
-    CHECK(n == 4 && draft[0] == 8 && draft[1] == 9 && draft[2] == 5 && draft[3] == 6, "trigram 5 6 7 -> 8 9 5 6: n=%d", n);
+    CHECK(n == 4 && match == 3 && draft[0] == 8 && draft[1] == 9 && draft[2] == 5 && draft[3] == 6,
+          "trigram 5 6 7 -> 8 9 5 6: n=%d match=%d", n, match);
     const int32_t none[] = {1, 2, 3, 4};
-    CHECK(lookup_propose(none, 4, 1, 3, 4, draft) == 0, "no repeated n-gram, no draft");
+    CHECK(lookup_propose(none, 4, 1, 3, 4, draft, &match) == 0 && match == 0, "no repeated n-gram, no draft");
     const int32_t recent[] = {1, 2, 1, 3, 1};
-    n = lookup_propose(recent, 5, 1, 2, 1, draft);
-    CHECK(n == 1 && draft[0] == 3, "most recent occurrence wins: got %d", n ? draft[0] : -1);
-    /* a short match drafts no more tokens than it matched; the longest allowed drafts up to k */
+    n = lookup_propose(recent, 5, 1, 2, 1, draft, &match);
+    CHECK(n == 1 && draft[0] == 3 && match == 1, "most recent occurrence wins: got %d", n ? draft[0] : -1);
     const int32_t bigram[] = {1, 2, 3, 4, 5, 6, 9, 2, 3};
-    n = lookup_propose(bigram, 9, 1, 4, 7, draft);
-    CHECK(n == 2 && draft[0] == 4 && draft[1] == 5, "bigram 2 3 -> 2 tokens (4 5): n=%d", n);
-    n = lookup_propose(bigram, 9, 1, 2, 7, draft);
-    CHECK(n == 6 && draft[0] == 4 && draft[5] == 3, "bigram at ngram_max 2 -> up to k (6 left in ctx): n=%d", n);
+    n = lookup_propose(bigram, 9, 1, 4, 7, draft, &match);
+    CHECK(n == 6 && match == 2 && draft[0] == 4 && draft[5] == 3, "bigram 2 3 -> 4 5 6 9 2 3: n=%d", n);
+}
+
+/* A short match drafts no more tokens than it matched, a match of ngram_max up to k; a padded
+ * verification's bucket is then filled from the copy. */
+static void test_lookup_draft_len(void) {
+    const int buckets[] = {1, 2, 4, 8, 16};
+    CHECK(lookup_draft_len(2, 4, 6, NULL, 0) == 2, "bigram, no padding: 2");
+    CHECK(lookup_draft_len(2, 4, 6, buckets, 5) == 3, "bigram padded to 4 rows: 3 drafts");
+    CHECK(lookup_draft_len(1, 4, 6, buckets, 5) == 1, "unigram: 1 (bucket 2 is full)");
+    CHECK(lookup_draft_len(2, 4, 2, buckets, 5) == 2, "the fill stops where the copy ends");
+    CHECK(lookup_draft_len(4, 4, 5, buckets, 5) == 5, "ngram_max: all 5 copied, filled toward 8 but no further");
+    CHECK(lookup_draft_len(4, 4, 7, NULL, 0) == 7, "ngram_max, no padding: k");
+    CHECK(lookup_draft_len(0, 4, 0, buckets, 5) == 0, "nothing copied, nothing drafted");
 }
 
 int main(void) {
     test_lookup_propose();
+    test_lookup_draft_len();
     int n_run = 0;
     for (size_t i = 0; i < sizeof PAIRS / sizeof *PAIRS; i++) {
         engine e;

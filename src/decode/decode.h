@@ -127,9 +127,13 @@ int decoder_generate_hooked(decoder *d, const int32_t *prompt, int n_prompt, int
                             decode_token_fn on_token, void *user, decode_round_fn on_round, void *round_user,
                             char *err, size_t err_len);
 
-/* The n-gram proposer, exposed for tests: the tokens that followed the most recent earlier
- * occurrence of the longest suffix n-gram (n in [ngram_min, ngram_max]) of ctx, at most
- * max_draft of them, and at most n unless n == ngram_max. */
-int lookup_propose(const int32_t *ctx, int n_ctx, int ngram_min, int ngram_max, int max_draft, int32_t *draft);
+/* The n-gram proposer, exposed for tests: the tokens (at most max_draft) that followed the most
+ * recent earlier occurrence of the longest suffix n-gram (n in [ngram_min, ngram_max]) of ctx;
+ * *match_len = n (0 without a match). */
+int lookup_propose(const int32_t *ctx, int n_ctx, int ngram_min, int ngram_max, int max_draft, int32_t *draft,
+                   int *match_len);
+/* How many of n_copied proposed tokens to draft: at most match_len unless it is ngram_max, then
+ * lengthened to fill the bucket the verification is padded to (buckets NULL: no padding). */
+int lookup_draft_len(int match_len, int ngram_max, int n_copied, const int *buckets, int n_buckets);
 
 #endif

@@ -289,11 +289,13 @@ static int propose_spec(decoder *d, int k, int32_t *draft, char *err, size_t err
     return n_draft;
 }
 
-static int propose(decoder *d, int k, int32_t *draft, char *err, size_t err_len) {
+static int propose(decoder *d, int k, bool pad, int32_t *draft, char *err, size_t err_len) {
     if (k <= 0 || d->cfg.strategy == DECODE_AR) return 0;
     if (d->cfg.strategy == DECODE_LOOKUP) {
         double t0 = now_seconds();
-        int n = lookup_propose(d->tokens, d->n_tokens, d->cfg.ngram_min, d->cfg.ngram_max, k, draft);
+        int match_len;
+        int n = lookup_propose(d->tokens, d->n_tokens, d->cfg.ngram_min, d->cfg.ngram_max, k, draft, &match_len);
+        n = lookup_draft_len(match_len, d->cfg.ngram_max, n, pad ? d->cfg.buckets : NULL, d->cfg.n_buckets);
         for (int i = 0; i < n; i++) { /* q is a point mass on the copied token */
             float *q = d->q + (size_t)i * d->n_vocab;
             memset(q, 0, (size_t)d->n_vocab * sizeof *q);
@@ -336,7 +338,7 @@ int decoder_step_prepare(decoder *d, bool pad, decode_round *r, char *err, size_
     if (room < 1) return 0;
     int k = d->cfg.strategy == DECODE_AR ? 0 : d->cfg.draft_max;
     if (k > room - 1) k = room - 1;
-    int n_draft = propose(d, k, d->round_draft, err, err_len);
+    int n_draft = propose(d, k, pad, d->round_draft, err, err_len);
     if (n_draft < 0) return -1;
 
     /* [pending, draft...], padded to its bucket when asked and room allows. */
