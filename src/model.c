@@ -602,24 +602,47 @@ void aion_ctx_reset_stats(aion_ctx *c) { memset(&c->stats, 0, sizeof c->stats); 
  * rows of each: one fork/join for wq/wk/wv or gate/up instead of one per matrix. */
 #define MAX_SHARED_MATMULS 3
 
+/* What each thread does to its own rows once its matmuls are done, so that the element-wise
+ * step after a matmul runs on all threads instead of on the caller while the others wait:
+ * SwiGLU after gate/up (y0 = silu(y0) * y1), the residual after wo / w_down (x += y0). */
+typedef enum matmul_epilogue { EPILOGUE_NONE, EPILOGUE_SWIGLU, EPILOGUE_RESIDUAL } matmul_epilogue;
+
 typedef struct matmul_task {
     const matrix *w[MAX_SHARED_MATMULS];
     float *y[MAX_SHARED_MATMULS];
     int count;
     const void *act;
     int n_tok;
+    matmul_epilogue epilogue;
+    float *residual; /* EPILOGUE_RESIDUAL: x, n_tok rows of w[0]->n_rows */
 } matmul_task;
+
+static void apply_epilogue(const matmul_task *mt, int64_t r0, int64_t r1) {
+    const int64_t n_rows = mt->w[0]->n_rows;
+    for (int t = 0; t < mt->n_tok; t++) {
+        float *y0 = mt->y[0] + (size_t)t * n_rows;
+        if (mt->epilogue == EPILOGUE_SWIGLU) {
+            const float *y1 = mt->y[1] + (size_t)t * n_rows;
+            for (int64_t r = r0; r < r1; r++) y0[r] = y0[r] / (1.0f + expf(-y0[r])) * y1[r];
+        } else {
+            float *x = mt->residual + (size_t)t * n_rows;
+            for (int64_t r = r0; r < r1; r++) x[r] += y0[r];
+        }
+    }
+}
 
 static void matmul_worker(void *arg, int ith, int nth) {
     const matmul_task *mt = arg;
+    int64_t r0 = 0, r1 = 0;
     for (int k = 0; k < mt->count; k++) {
         const matrix *w = mt->w[k];
-        int64_t r0, r1;
         tp_split(w->n_rows, ith, nth, 16, &r0, &r1);
         if (r1 <= r0) continue;
         if (w->packed) quant_matmul_packed(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
         else quant_matmul(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
     }
+    /* the epilogue's matrices have equal row counts, so this thread computed rows [r0, r1) of each */
+    if (mt->epilogue != EPILOGUE_NONE && r1 > r0) apply_epilogue(mt, r0, r1);
 }
 
 typedef struct prepare_task {
@@ -665,6 +688,28 @@ static void matmul_shared(aion_ctx *c, aion_threads *t, const float *x, int n_to
 
 static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
     matmul_shared(c, t, x, n_tok, &w, &y, 1);
+}
+
+/* resid[t] += W x[t] (y is scratch for W x). */
+static void matmul_residual(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y,
+                            float *resid) {
+    matmul_task mt = {.w = {w}, .y = {y}, .count = 1, .n_tok = n_tok, .act = prepare_act(c, t, w, x, n_tok),
+                      .epilogue = EPILOGUE_RESIDUAL, .residual = resid};
+    tp_run(t, matmul_worker, &mt);
+}
+
+/* hg[t] = silu(W_gate x[t]) * (W_up x[t]); hu is scratch for W_up x. */
+static void matmul_swiglu(aion_ctx *c, aion_threads *t, const matrix *gate, const matrix *up, const float *x,
+                          int n_tok, float *hg, float *hu) {
+    if (!quant_act_compatible(gate->type, up->type)) { /* two preparations: the epilogue on the caller */
+        matmul_shared(c, t, x, n_tok, (const matrix *[]){gate, up}, (float *[]){hg, hu}, 2);
+        matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .epilogue = EPILOGUE_SWIGLU};
+        apply_epilogue(&mt, 0, gate->n_rows);
+        return;
+    }
+    matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .act = prepare_act(c, t, gate, x, n_tok),
+                      .epilogue = EPILOGUE_SWIGLU};
+    tp_run(t, matmul_worker, &mt);
 }
 
 static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
@@ -775,21 +820,15 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
     }
     attn_task at = {c, b, il};
     tp_run(t, attn_worker, &at);
-    matmul(c, t, &L->wo, c->attn_out, n, c->xb2);
-    for (size_t i = 0; i < (size_t)n * m->n_embd; i++) c->x[i] += c->xb2[i];
+    matmul_residual(c, t, &L->wo, c->attn_out, n, c->xb2, c->x);
 }
 
 static void ffn_block(aion_ctx *c, aion_threads *t, int n, int il) {
     const aion_model *m = c->m;
     const layer *L = &m->layers[il];
     for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->ffn_norm, m->n_embd, m->norm_eps);
-    matmul_shared(c, t, c->xb, n, (const matrix *[]){&L->w_gate, &L->w_up}, (float *[]){c->hb, c->hb2}, 2);
-    for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
-        float g = c->hb[i];
-        c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-    }
-    matmul(c, t, &L->w_down, c->hb, n, c->xb2);
-    for (size_t i = 0; i < (size_t)n * m->n_embd; i++) c->x[i] += c->xb2[i];
+    matmul_swiglu(c, t, &L->w_gate, &L->w_up, c->xb, n, c->hb, c->hb2);
+    matmul_residual(c, t, &L->w_down, c->hb, n, c->xb2, c->x);
 }
 
 /* Checks the whole batch before anything touches the cache, so a rejected batch leaves no trace. */
