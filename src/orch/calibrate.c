@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,12 @@ static void entry_key(const char *model_path, char *buf, size_t buf_len) {
     if (stat(model_path, &st) == 0) size = st.st_size, mtime = st.st_mtime;
     char resolved[PATH_MAX]; /* one entry per file, however the path was spelled */
     const char *path = realpath(model_path, resolved) ? resolved : model_path;
-    snprintf(buf, buf_len, "%s | %s | %lld | %lld", machine, path, size, mtime);
+    int len = snprintf(buf, buf_len, "%s | %s | %lld | %lld", machine, path, size, mtime);
+    if (len >= 0 && (size_t)len < buf_len) return;
+    /* a path too long for the key: its FNV-1a hash keeps two long paths from sharing a truncated key */
+    uint64_t hash = 1469598103934665603ull;
+    for (const char *ch = path; *ch; ch++) hash = (hash ^ (uint8_t)*ch) * 1099511628211ull;
+    snprintf(buf, buf_len, "%.200s | path#%016llx | %lld | %lld", machine, (unsigned long long)hash, size, mtime);
 }
 
 static bool int_array(const cJSON *arr, int *out, int max, int *n) {
