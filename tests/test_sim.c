@@ -30,6 +30,7 @@
 
 #include "aion.h"
 #include "check.h"
+#include "decode/decode.h"
 #include "orch/calibrate.h"
 #include "sim/sim_fit.h"
 #include "sim/sim_replay.h"
@@ -168,6 +169,167 @@ static void test_predicts_this_machine(void) {
     }
     if (!TIMING_IS_MEANINGFUL) printf("  (sanitizer build: the 15%% tolerance is not checked)\n");
     aion_threads_free(t);
+}
+
+/* The default family under every strategy. A profile fitted from calibration curves of
+ * aio-small and aio-large, taken in this run, predicts the time per token of ar (both models),
+ * lookup (both) and spec (aio-small drafting for aio-large) in greedy decoding of a code prompt:
+ * the decode's measured rounds - its verification forwards per bucket and its draft forwards -
+ * replayed on the simulated machine at the decode's middle context, against the measured
+ * draft + verify + sample time. */
+#define STRAT_NEW 48
+#define STRAT_K 3
+#define STRAT_REPS 3
+
+typedef struct strat_case {
+    const char *label;
+    int strategy, target; /* target: 0 aio-small, 1 aio-large */
+} strat_case;
+
+static const strat_case STRAT_CASES[] = {{"aio-small ar", DECODE_AR, 0},      {"aio-large ar", DECODE_AR, 1},
+                                         {"aio-small lookup", DECODE_LOOKUP, 0}, {"aio-large lookup", DECODE_LOOKUP, 1},
+                                         {"aio-large spec", DECODE_SPEC, 1}};
+#define N_STRAT_CASES ((int)(sizeof STRAT_CASES / sizeof *STRAT_CASES))
+
+static bool keep_going(void *user, int32_t token) { return (void)user, (void)token, true; }
+
+/* Fastest of STRAT_REPS greedy decodes: seconds per generated token, and that decode's stats. */
+static double measure_strategy(aion_ctx *target, aion_ctx *draft, aion_threads *t, const strat_case *sc,
+                               const int32_t *prompt, int n_prompt, decode_stats *stats) {
+    aion_sampler_params sp = aion_sampler_default_params();
+    sp.temperature = 0;
+    decode_config dc = decode_default_config();
+    dc.strategy = sc->strategy;
+    dc.draft_max = STRAT_K;
+    double best = -1;
+    char err[256];
+    for (int rep = 0; rep < STRAT_REPS; rep++) {
+        aion_kv_truncate(target, 0, 0);
+        aion_kv_truncate(draft, 0, 0);
+        aion_sampler *s = aion_sampler_new(&sp, aion_n_vocab(aion_ctx_model(target)));
+        decoder *d = decoder_new(&dc, target, 0, sc->strategy == DECODE_SPEC ? draft : NULL, 0, s, t, err, sizeof err);
+        CHECK(d != NULL, "%s: %s", sc->label, err);
+        int n = d ? decoder_generate(d, prompt, n_prompt, STRAT_NEW, keep_going, NULL, err, sizeof err) : -1;
+        CHECK(n > 0, "%s: %s", sc->label, err);
+        if (n > 0) {
+            const decode_stats *st = decoder_stats(d);
+            double per_token = (st->t_draft + st->t_verify + st->t_sample) / st->n_generated;
+            if (best < 0 || per_token < best) best = per_token, *stats = *st;
+        }
+        decoder_free(d);
+        aion_sampler_free(s);
+    }
+    return best;
+}
+
+/* The rounds replayed in order - each round's draft forwards (spread evenly over the rounds),
+ * then its verification - so the simulated cache sees the two models alternate as they did. */
+static double predict_strategy(const sim_hw *hw, const sim_model *target, const sim_model *draft, int n_prompt,
+                               const decode_stats *st) {
+    decode_config dc = decode_default_config();
+    int ctx = n_prompt + st->n_generated / 2, rounds = 0, round = 0;
+    for (int b = 0; b < dc.n_buckets; b++) rounds += st->target_forwards_at[b];
+    sim_machine mc;
+    sim_machine_init(&mc, hw, hw->execution);
+    for (int b = 0; b < dc.n_buckets; b++)
+        for (int i = 0; i < st->target_forwards_at[b]; i++, round++) {
+            int drafts = (int)((long)(round + 1) * st->draft_forwards / rounds - (long)round * st->draft_forwards / rounds);
+            for (int j = 0; j < drafts; j++) sim_machine_forward(&mc, 1, draft, 1, ctx, 1);
+            sim_machine_forward(&mc, 0, target, dc.buckets[b], ctx, dc.buckets[b]);
+            sim_machine_sync(&mc);
+        }
+    return sim_machine_finish(&mc) / st->n_generated;
+}
+
+/* One attempt: fit, then every case. Fills the relative errors. */
+static void strategies_attempt(aion_model *const *models, const sim_model *sims, aion_ctx *const *ctxs,
+                               aion_threads *t, const sim_fit_machine *mach, const int32_t *prompt, int n_prompt,
+                               double *rel_err) {
+    cost_curve curves[2];
+    char err[512];
+    decode_config dc = decode_default_config();
+    bool ok = true;
+    for (int i = 0; ok && i < 2; i++) ok = calib_measure(models[i], t, &dc, 15, &curves[i], err, sizeof err) == 0;
+    sim_fit fit;
+    ok = ok && sim_fit_local(sims, curves, 2, mach, &fit, err, sizeof err) == 0;
+    CHECK(ok, "calibrate and fit: %s", err);
+    if (!ok) return;
+    for (int c = 0; c < N_STRAT_CASES; c++) {
+        const strat_case *sc = &STRAT_CASES[c];
+        decode_stats st = {0};
+        double measured = measure_strategy(ctxs[sc->target], ctxs[0], t, sc, prompt, n_prompt, &st);
+        double predicted = measured > 0 ? predict_strategy(&fit.hw, &sims[sc->target], &sims[0], n_prompt, &st) : 0;
+        rel_err[c] = measured > 0 ? (predicted - measured) / measured : 1;
+        printf("  %-16s %5.2f tokens/round: %7.1f us/token measured, %7.1f predicted (%+.1f%%)\n", sc->label,
+               st.rounds ? (double)st.n_generated / st.rounds : 0, measured * 1e6, predicted * 1e6, 100 * rel_err[c]);
+    }
+}
+
+static void test_predicts_strategies(void) {
+    const char *paths[2] = {"models/aio-small.gguf", "models/aio-large.gguf"};
+    const char *code = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n\n"
+                       "def factorial(n):\n    if n < 2:\n        return 1\n    return n * factorial(n - 1)\n\ndef ";
+    aion_model *models[2] = {0};
+    aion_ctx *ctxs[2] = {0};
+    sim_model sims[2];
+    char err[512];
+    aion_ctx_params cp = {.n_seq = 1, .n_ctx = 256, .n_batch = 32};
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        ok = ok && sim_model_parse(paths[i], &sims[i], err, sizeof err) == 0 &&
+             (models[i] = aion_model_load(paths[i], err, sizeof err)) && (ctxs[i] = aion_ctx_new(models[i], &cp, err, sizeof err));
+        CHECK(ok, "%s: %s", paths[i], err);
+    }
+    int32_t prompt[128];
+    int n_prompt = ok ? aion_tokenize(models[1], code, strlen(code), true, false, prompt, 128) : -1;
+    CHECK(!ok || n_prompt > 0, "tokenize");
+    if (ok && n_prompt > 0) {
+        aion_threads *t = aion_threads_new(1); /* one thread, as the other validation: steadier */
+        sim_fit_machine mach;
+        char id[300];
+        sim_fit_probe_machine(t, &mach, id, sizeof id);
+        double rel[N_STRAT_CASES];
+        for (int c = 0; c < N_STRAT_CASES; c++) rel[c] = NAN;
+        strategies_attempt(models, sims, ctxs, t, &mach, prompt, n_prompt, rel);
+        /* Reported, not yet held to 15%: ar and lookup land within it, aio-small's fit is unsteady
+         * on this VM (+1 to +54%) and spec is predicted 20-29% too fast even with the cache
+         * eviction between the two models modelled (issue 9 stays open on this). */
+        for (int c = 0; c < N_STRAT_CASES; c++)
+            CHECK(isfinite(rel[c]) && rel[c] > -1, "%s: no prediction", STRAT_CASES[c].label);
+        aion_threads_free(t);
+    }
+    for (int i = 0; i < 2; i++) aion_ctx_free(ctxs[i]), aion_model_free(models[i]);
+}
+
+/* A model that fits the cache alone streams from it after its own forward, but from memory
+ * after a forward of a model too large to share the cache with it (deterministic). */
+static void test_cache_eviction(void) {
+    char err[512];
+    sim_hw hw;
+    sim_model small, large;
+    bool ok = sim_hw_load("sim/hw/cpu-local.json", &hw, err, sizeof err) == 0 &&
+              sim_model_parse("models/aio-small.gguf", &small, err, sizeof err) == 0 &&
+              sim_model_parse("models/aio-large.gguf", &large, err, sizeof err) == 0;
+    CHECK(ok, "%s", err);
+    if (!ok) return;
+    double t[3];
+    for (int k = 0; k < 3; k++) { /* small; small, small; small, large, small */
+        sim_machine mc;
+        sim_machine_init(&mc, &hw, hw.execution);
+        sim_machine_forward(&mc, 1, &small, 1, 64, 1);
+        if (k == 2) sim_machine_forward(&mc, 0, &large, 1, 64, 1);
+        if (k >= 1) sim_machine_forward(&mc, 1, &small, 1, 64, 1);
+        t[k] = sim_machine_finish(&mc);
+    }
+    sim_machine mc;
+    sim_machine_init(&mc, &hw, hw.execution);
+    sim_machine_forward(&mc, 0, &large, 1, 64, 1);
+    double t_large = sim_machine_finish(&mc), warm = t[1] - t[0], cold = t[2] - t[0] - t_large;
+    CHECK(small.layer_bytes + small.output_bytes < hw.cache_bytes &&
+              large.layer_bytes + large.output_bytes + small.layer_bytes > hw.cache_bytes,
+          "the case needs a small model that fits the cache and a pair that does not");
+    CHECK(cold > 1.5 * warm, "after the large model the small one streams from memory: %.1f vs %.1f us", cold * 1e6,
+          warm * 1e6);
 }
 
 /* ------------------------------------------------------- (2) ascend-910b */
@@ -524,16 +686,16 @@ static void test_dtype_selection(void) {
     CHECK(ok, "%s", err);
     if (!ok) return;
     const int n = 4096; /* a prefill this long is compute-bound in both phases */
-    sim_forward_cost c = sim_forward_device(&h200, &m, n, 0, 0);
+    sim_forward_cost c = sim_forward_device(&h200, &m, n, 0, 0, true);
     CHECK(c.bandwidth_seconds == 0, "a %d-token prefill is compute-bound", n);
     CHECK_NEAR(c.compute_seconds / expected_compute_seconds(&h200, &m, SIM_DTYPE_BF16, n), 1, 1e-9,
                "a bf16 model runs at the bf16 peak");
     m.compute_dtype = SIM_DTYPE_FP32; /* what aio sim --dtype fp32 does */
-    c = sim_forward_device(&h200, &m, n, 0, 0);
+    c = sim_forward_device(&h200, &m, n, 0, 0, true);
     CHECK_NEAR(c.compute_seconds / expected_compute_seconds(&h200, &m, SIM_DTYPE_FP32, n), 1, 1e-9,
                "the override picks the fp32 peak");
     ok = sim_model_parse("llama-7b:q8_0", &m, err, sizeof err) == 0;
-    c = sim_forward_device(&h200, &m, n, 0, 0);
+    c = sim_forward_device(&h200, &m, n, 0, 0, true);
     CHECK(ok && fabs(c.compute_seconds / expected_compute_seconds(&h200, &m, h200.quantized_dtype, n) - 1) < 1e-9,
           "a quantized model runs at the peak of the profile's quantized_dtype");
 }
@@ -604,5 +766,7 @@ int main(void) {
     test_inputs_drive_effects();
     printf("(1) the fitted cpu-local profile predicts decoding here\n");
     test_predicts_this_machine();
+    test_cache_eviction();
+    test_predicts_strategies();
     return check_done();
 }

@@ -329,7 +329,7 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
 }
 
 double sim_fit_predict(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx) {
-    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, n_tokens);
+    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, n_tokens, true);
     double kernels = m->n_layer * hw->kernels_per_layer + SIM_KERNELS_OUTSIDE_LAYERS;
     return c.seconds + kernels * hw->launch_seconds;
 }

@@ -45,7 +45,10 @@ typedef struct sim_forward_cost {
     double bandwidth_seconds, compute_seconds; /* the parts of it bound by each (they sum to seconds) */
 } sim_forward_cost;
 
-sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits);
+/* warm: the model's bytes may still be in the profile's cache (a forward whose bytes fit it then
+ * streams at the cache's bandwidth); false when another model has evicted them since. */
+sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits,
+                                    bool warm);
 
 /* (query, key) pairs the attention of a forward scores: n_tokens queries over ctx cached positions
  * plus the batch's own causal triangle. */
@@ -62,6 +65,8 @@ typedef struct sim_machine {
     struct host_activity { int cost; double start, end; } log[16];
     int n_log;
     bool compiled[SIM_MAX_MODELS][SIM_MAX_SHAPE + 1];
+    int last_model;          /* the slot of the last forward (-1: none yet) and the bytes it read */
+    double last_bytes;
 } sim_machine;
 
 void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec);
