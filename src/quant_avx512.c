@@ -145,12 +145,13 @@ ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
 typedef struct act_ptrs {
     const int8_t *q;
     const float *scale;
-    const int32_t *corr;
+    const int32_t *corr, *bcorr;
 } act_ptrs;
 
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
-    return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols)};
+    return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols),
+                      quant_act_bcorr(a, m->n_cols)};
 }
 
 /* One pair of blocks (b, b+1) of R rows into the tile's accumulators, for each of T tokens. */
@@ -237,29 +238,23 @@ ALWAYS_INLINE void packed_store(const quant_mm *m, int64_t group, const __m512 *
 ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
     const int64_t nb = m->n_cols / QUANT_QBLOCK;
     const size_t step_bytes = quant_packed_step_bytes(wtype);
-    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)nb;
-    const int8_t *xq[PACK_TOK_TILE];
-    const float *xs[PACK_TOK_TILE];
-    const int32_t *xk[PACK_TOK_TILE];
+    const uint8_t *step = m->w + quant_packed_group_bytes(wtype, m->n_cols) * (size_t)group;
+    act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    for (int t = 0; t < T; t++) {
-        const uint8_t *a = m->act + m->act_row_bytes * (size_t)(t0 + t);
-        xq[t] = quant_act_quants(a), xs[t] = quant_act_scales(a, m->n_cols), xk[t] = quant_act_bcorr(a, m->n_cols);
-        acc[t] = _mm512_setzero_ps();
-    }
+    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
         if (T >= 2 && t0 == 0)
             for (int k = 0; k < (int)(step_bytes / 64); k++) _mm_prefetch((const char *)step + PACK_PREFETCH + 64 * k, _MM_HINT_T0);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
-        for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(xk[t][b]);
+        for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
         for (int c = 0; c < 8; c++) {
             __m512i w = packed_chunk(wtype, step + 32, c);
             for (int t = 0; t < T; t++)
-                dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(load_i32(xq[t] + 32 * b + 4 * c)));
+                dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(load_i32(x[t].q + 32 * b + 4 * c)));
         }
         for (int t = 0; t < T; t++)
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][8 * b])), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t].scale[8 * b])), acc[t]);
     }
     packed_store(m, group, acc, t0, T);
 }
@@ -271,16 +266,10 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
 ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const int T) {
     const int64_t n_super = m->n_cols / 256;
     const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q4_K);
-    const uint8_t *step = m->w + (size_t)group * step_bytes * (size_t)n_super;
-    const int8_t *xq[PACK_TOK_TILE];
-    const float *xs[PACK_TOK_TILE];
-    const int32_t *xk[PACK_TOK_TILE];
+    const uint8_t *step = m->w + quant_packed_group_bytes(AION_DT_Q4_K, m->n_cols) * (size_t)group;
+    act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    for (int t = 0; t < T; t++) {
-        const uint8_t *a = m->act + m->act_row_bytes * (size_t)(t0 + t);
-        xq[t] = quant_act_quants(a), xs[t] = quant_act_scales(a, m->n_cols), xk[t] = quant_act_bcorr(a, m->n_cols);
-        acc[t] = _mm512_setzero_ps();
-    }
+    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
         if (T >= 2 && t0 == 0)
@@ -297,7 +286,7 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
                 for (int t = 0; t < T; t++)
                     for (int h = 0; h < 2; h++)
                         dot[h][t] = _mm512_dpbusd_epi32(dot[h][t], w[h],
-                                                        _mm512_set1_epi32(load_i32(xq[t] + 32 * (b + h) + 4 * c)));
+                                                        _mm512_set1_epi32(load_i32(x[t].q + 32 * (b + h) + 4 * c)));
             }
             for (int h = 0; h < 2; h++) {
                 const int j = 2 * p + h;
@@ -306,9 +295,9 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
                 __m512 dmn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                      _mm_loadu_si128((const __m128i *)(step + 192 + 16 * j)))));
                 for (int t = 0; t < T; t++) {
-                    float xd = xs[t][8 * (b + h)];
+                    float xd = x[t].scale[8 * (b + h)];
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[h][t]), _mm512_mul_ps(dsc, _mm512_set1_ps(xd)), acc[t]);
-                    acc[t] = _mm512_fmadd_ps(dmn, _mm512_set1_ps(xd * (float)xk[t][b + h]), acc[t]);
+                    acc[t] = _mm512_fmadd_ps(dmn, _mm512_set1_ps(xd * (float)x[t].bcorr[b + h]), acc[t]);
                 }
             }
         }

@@ -506,13 +506,29 @@ static void test_matmul_all_levels(void) {
     }
 }
 
+enum { INV_ROWS = 9, INV_TOK = 7 };
+typedef void (*matmul_fn)(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,
+                          int64_t ldy, int64_t r0, int64_t r1);
+
+/* One matmul of INV_TOK tokens over all rows gives the bits of one-token, one-row calls. */
+static void check_batch_is_single(matmul_fn mm, int type, const void *w, int64_t cols, const uint8_t *act,
+                                  const char *layout, int level) {
+    size_t ab = quant_act_row_bytes(type, cols);
+    float batch[INV_TOK * INV_ROWS], single[INV_TOK * INV_ROWS];
+    mm(type, w, cols, act, INV_TOK, batch, INV_ROWS, 0, INV_ROWS);
+    for (int t = 0; t < INV_TOK; t++)
+        for (int64_t r = 0; r < INV_ROWS; r++) mm(type, w, cols, act + ab * t, 1, single + t * INV_ROWS, INV_ROWS, r, r + 1);
+    CHECK(memcmp(batch, single, sizeof batch) == 0, "%s %s%s cols %lld: batch differs from single", LEVEL_NAMES[level],
+          layout, quant_type_name(type), (long long)cols);
+}
+
 /* A result depends only on its row and token, not on the batch or row range it was computed
  * in: speculative verification (n tokens at once) must reproduce single-token decoding bit
  * for bit, and a thread's share of rows must not change its numbers. */
 static void test_batch_invariance(void) {
     const int types[] = {AION_DT_F32,  AION_DT_F16,  AION_DT_BF16, AION_DT_Q8_0,
                          AION_DT_Q4_0, AION_DT_Q4_K, AION_DT_Q5_K, AION_DT_Q6_K};
-    enum { ROWS = 9, TOK = 7 };
+    enum { ROWS = INV_ROWS, TOK = INV_TOK };
     uint64_t s = 31337;
     for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
         if (!level_available(level)) continue;
@@ -525,25 +541,14 @@ static void test_batch_invariance(void) {
                 uint8_t *w = malloc(quant_row_bytes(type, cols) * ROWS);
                 float *x = malloc(sizeof(float) * (size_t)(cols * TOK));
                 uint8_t *act = malloc(ab * TOK);
-                float batch[TOK * ROWS], single[TOK * ROWS];
                 make_weights(&s, type, ROWS, cols, w);
                 fill_random(&s, x, cols * TOK, 1.0f);
                 for (int t = 0; t < TOK; t++) quant_act_prepare(type, x + cols * t, act + ab * t, cols);
-                quant_matmul(type, w, cols, act, TOK, batch, ROWS, 0, ROWS);
-                for (int t = 0; t < TOK; t++)
-                    for (int64_t r = 0; r < ROWS; r++)
-                        quant_matmul(type, w, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
-                CHECK(memcmp(batch, single, sizeof batch) == 0, "%s %s cols %lld: batch differs from single",
-                      LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
+                check_batch_is_single(quant_matmul, type, w, cols, act, "", level);
                 if (packable(type)) {
                     uint8_t *packed = malloc(quant_packed_bytes(type, ROWS, cols));
                     quant_pack(type, w, ROWS, cols, packed);
-                    quant_matmul_packed(type, packed, cols, act, TOK, batch, ROWS, 0, ROWS);
-                    for (int t = 0; t < TOK; t++)
-                        for (int64_t r = 0; r < ROWS; r++)
-                            quant_matmul_packed(type, packed, cols, act + ab * t, 1, single + t * ROWS, ROWS, r, r + 1);
-                    CHECK(memcmp(batch, single, sizeof batch) == 0, "%s packed %s cols %lld: batch differs from single",
-                          LEVEL_NAMES[level], quant_type_name(type), (long long)cols);
+                    check_batch_is_single(quant_matmul_packed, type, packed, cols, act, "packed ", level);
                     free(packed);
                 }
                 free(w), free(x), free(act);

@@ -77,7 +77,7 @@ for (let round = 0; round < o.rounds; round++) {
   for (const model of o.models) {
     const b = (best[model] ??= { aio_decode: 0, llama_decode: 0, aio_prefill: 0, llama_prefill: 0, weight_bytes: 0, type: '' });
     const mem = aio(o, model, 'memory');
-    memory = Math.max(memory, mem.best_gbps ?? mem.memory?.best_gbps ?? 0);
+    memory = Math.max(memory, mem.memory.best_gbps);
     const ad = aio(o, model, 'decode');
     b.weight_bytes = ad.weight_bytes_per_token;
     b.type = ad.model?.type ?? '';
