@@ -33,6 +33,7 @@
 
 #include "bench/membw.h"
 #include "orch/calibrate.h"
+#include "sim/sim_cache.h"
 #include "sim/sim_fit.h"
 #include "sim/sim_machine.h"
 #include "util.h"
@@ -153,13 +154,14 @@ typedef struct bandwidth_fit {
     char names[300];
 } bandwidth_fit;
 
-/* Step D, one memory level: bytes over time of memory-bound models, else the lower bound. */
-static void add_to_level(bandwidth_fit *b, const sim_model *m, const cost_curve *c, bool memory_bound, double rest,
+/* Step D, one memory level: bytes over time of memory-bound models, else the lower bound. `bytes` and
+ * `seconds` are what the model read from this level and the time that took (the rest of its n=1 time
+ * less what its hits in the cache took). */
+static void add_to_level(bandwidth_fit *b, const sim_model *m, bool memory_bound, double bytes, double seconds,
                          double compute) {
-    double bytes = bytes_at_n1(m, c);
-    if (memory_bound && rest > 0) {
+    if (memory_bound && seconds > 0) {
         b->bytes += bytes;
-        b->seconds += rest;
+        b->seconds += seconds;
     } else if (bytes / compute > b->lower_bound) {
         b->lower_bound = bytes / compute;
     }
@@ -212,19 +214,30 @@ static int check_curves(const sim_model *models, const cost_curve *curves, int n
     return 0;
 }
 
+/* Models that fit the cache hit it fully when they run alone, and give its bandwidth; larger ones
+ * still hit on part of their bytes (sim_cache_solo_hits), and the rest, over the time left after
+ * those hits, gives the memory's. */
 static void fit_levels(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *mach,
                        sim_fit *f, double attention) {
     bandwidth_fit cache = {0}, memory = {0};
+    double rest[SIM_FIT_MAX_MODELS], bytes[SIM_FIT_MAX_MODELS];
     for (int i = 0; i < n; i++) {
-        double rest = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
-        bool fits = bytes_at_n1(&models[i], &curves[i]) <= mach->cache_bytes;
-        add_to_level(fits ? &cache : &memory, &models[i], &curves[i], f->memory_bound[i], rest,
-                     n1_compute(&models[i], &f->hw));
+        rest[i] = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
+        bytes[i] = bytes_at_n1(&models[i], &curves[i]);
+        if (bytes[i] <= mach->cache_bytes)
+            add_to_level(&cache, &models[i], f->memory_bound[i], bytes[i], rest[i], n1_compute(&models[i], &f->hw));
     }
     f->hw.cache_bytes = cache.n_models ? mach->cache_bytes : 0;
     f->hw.cache_bandwidth = cache.n_models ? level_bandwidth(&cache) : 0;
+    for (int i = 0; i < n; i++) {
+        if (bytes[i] <= mach->cache_bytes) continue;
+        double hits = f->hw.cache_bytes > 0 ? sim_cache_solo_hits(f->hw.cache_bytes, bytes[i]) : 0;
+        double from_cache = hits > 0 ? hits * bytes[i] / f->hw.cache_bandwidth : 0;
+        add_to_level(&memory, &models[i], f->memory_bound[i], (1 - hits) * bytes[i], rest[i] - from_cache,
+                     n1_compute(&models[i], &f->hw));
+    }
     if (cache.n_models) {
-        set_source(f, "cache_MB", "last-level cache of %s", mach->id);
+        set_source(f, "cache_MB", "last-level cache of %s (random replacement, src/sim/sim_cache.h)", mach->id);
         set_source(f, "cache_bandwidth_GBps", "fitted on %s over models that fit in the cache: %s; %s", mach->id,
                    cache.names, level_how(&cache));
     } else {
@@ -233,7 +246,8 @@ static void fit_levels(const sim_model *models, const cost_curve *curves, int n,
     }
     if (memory.n_models) {
         f->hw.bandwidth = level_bandwidth(&memory);
-        set_source(f, "memory_bandwidth_GBps", "fitted on %s over models larger than the cache: %s; %s", mach->id,
+        set_source(f, "memory_bandwidth_GBps", "fitted on %s over models larger than the cache: %s; %s, the bytes "
+                                               "and time of their hits in the cache removed", mach->id,
                    memory.names, level_how(&memory));
     } else if (mach->streaming_bandwidth > 0) {
         f->hw.bandwidth = mach->streaming_bandwidth;
@@ -329,7 +343,8 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
 }
 
 double sim_fit_predict(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx) {
-    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, n_tokens, true);
+    double bytes = sim_forward_bytes(hw, m, n_tokens, ctx, n_tokens);
+    sim_forward_cost c = sim_forward_device(hw, m, n_tokens, ctx, n_tokens, sim_cache_solo_hits(hw->cache_bytes, bytes));
     double kernels = m->n_layer * hw->kernels_per_layer + SIM_KERNELS_OUTSIDE_LAYERS;
     return c.seconds + kernels * hw->launch_seconds;
 }

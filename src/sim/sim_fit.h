@@ -11,7 +11,8 @@
  * int8 peak: A-IO's CPU kernels multiply those as integer dots), a per-kernel
  * overhead, and bandwidth = bytes / time of the n=1 forwards that are
  * memory-bound (a token more costs them little). Models that fit in the
- * last-level cache give the cache's bandwidth, larger ones the memory's; when
+ * last-level cache give the cache's bandwidth, larger ones the memory's (the
+ * part of their bytes they still hit in the cache removed); when
  * no model is large enough, a streaming read measures it. A compute type no
  * calibrated model uses is not fitted: the profile carries a stand-in and its
  * source says so.

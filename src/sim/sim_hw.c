@@ -56,7 +56,7 @@ static const hw_field FIELDS[] = {
           compute_efficiency),
     FIELD("attention_efficiency", "fraction of peak compute the attention achieves", 1, 0, 1, true,
           attention_efficiency),
-    FIELD("cache_MB", "cache a whole forward's bytes must fit in to stream from it, MB; 0: none", 1e6, 0, 1e6, false,
+    FIELD("cache_MB", "last-level cache the weights stream through, MB; 0: none", 1e6, 0, 1e6, false,
           cache_bytes),
     FIELD("cache_bandwidth_GBps", "bandwidth of that cache, GB/s; 0 with no cache", 1e9, 0, 1e6, false,
           cache_bandwidth),

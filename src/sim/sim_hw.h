@@ -48,7 +48,7 @@ typedef struct sim_hw {
     sim_dtype attention_dtype;   /* what the attention computes in (the KV cache's type) */
     double compute_efficiency;   /* of the weight matmuls */
     double attention_efficiency; /* fraction of peak compute the attention achieves */
-    double cache_bytes;          /* a forward whose bytes fit here streams at cache_bandwidth; 0: no cache */
+    double cache_bytes;          /* last-level cache (sim_cache.h); 0: none */
     double cache_bandwidth;      /* bytes/s */
     double kv_bytes_per_element; /* the runtime's KV cache type */
     double launch_seconds;       /* one kernel launch, eager */

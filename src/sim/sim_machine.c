@@ -26,19 +26,30 @@ sim_dtype sim_compute_dtype(const sim_hw *hw, const sim_model *m) {
     return m->compute_dtype == SIM_DTYPE_QUANTIZED ? hw->quantized_dtype : m->compute_dtype;
 }
 
+static double weight_bytes(const sim_model *m, int n_logits) {
+    return m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0);
+}
+
+/* one fused attention per layer reads the KV cache once for the whole batch */
+static double kv_bytes(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx) {
+    return sim_model_kv_bytes_per_position(m, hw->kv_bytes_per_element) * (ctx + n_tokens);
+}
+
+double sim_forward_bytes(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits) {
+    return weight_bytes(m, n_logits) + kv_bytes(hw, m, n_tokens, ctx);
+}
+
 sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits,
-                                    bool warm) {
+                                    double hit_fraction) {
     sim_forward_cost c = {0};
-    double weights = m->layer_bytes + (n_logits > 0 ? m->output_bytes : 0);
-    /* one fused attention per layer reads the cache once for the whole batch */
-    double kv = sim_model_kv_bytes_per_position(m, hw->kv_bytes_per_element) * (ctx + n_tokens);
+    double weights = weight_bytes(m, n_logits), kv = kv_bytes(hw, m, n_tokens, ctx);
     double matmul_flops = 2 * (m->layer_params * n_tokens + m->output_params * n_logits);
     /* per layer, each (query, key) pair costs 2*E for the score and 2*E for the weighted value */
     double attention_flops = 4.0 * m->n_layer * m->n_embd * sim_attention_pairs(n_tokens, ctx);
     c.bytes = weights + kv;
     c.flops = matmul_flops + attention_flops;
-    bool cached = warm && hw->cache_bytes > 0 && c.bytes <= hw->cache_bytes;
-    double bandwidth = (cached ? hw->cache_bandwidth : hw->bandwidth) * hw->bandwidth_efficiency;
+    double hit = hw->cache_bytes > 0 && hw->cache_bandwidth > 0 && hit_fraction > 0 ? hit_fraction : 0;
+    double bandwidth = hw->bandwidth_efficiency / (hit / (hit > 0 ? hw->cache_bandwidth : 1) + (1 - hit) / hw->bandwidth);
     double matmul_peak = hw->peak_flops[sim_compute_dtype(hw, m)], attention_peak = hw->peak_flops[hw->attention_dtype];
     add_phase(&c, weights / bandwidth, matmul_flops / (matmul_peak * hw->compute_efficiency));
     add_phase(&c, kv / bandwidth, attention_flops / (attention_peak * hw->attention_efficiency));
@@ -50,7 +61,7 @@ void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec) {
     memset(mc, 0, sizeof *mc);
     mc->hw = hw;
     mc->exec = exec;
-    mc->last_model = -1;
+    sim_cache_init(&mc->cache, hw->cache_bytes);
 }
 
 static void host_do(sim_machine *mc, int cost, double seconds) {
@@ -100,19 +111,9 @@ static void compile_if_new(sim_machine *mc, int model, int n_tokens) {
     host_do(mc, SIM_COST_COMPILE, mc->hw->compile_seconds);
 }
 
-/* Whether a model's bytes are still cached: yes after its own forward; after another model's,
- * only if both fit the cache together. A draft model that fits the L3 alone is streamed from
- * memory again at the first draft step after each verification of a larger target
- * (measured: without this, spec on this CPU was predicted 35% too fast, test_sim). */
-static bool still_cached(const sim_machine *mc, int model, double bytes) {
-    return mc->last_model < 0 || mc->last_model == model || mc->last_bytes + bytes <= mc->hw->cache_bytes;
-}
-
 void sim_machine_forward(sim_machine *mc, int model, const sim_model *m, int n_tokens, int ctx, int n_logits) {
-    sim_forward_cost c = sim_forward_device(mc->hw, m, n_tokens, ctx, n_logits, true);
-    if (!still_cached(mc, model, c.bytes)) c = sim_forward_device(mc->hw, m, n_tokens, ctx, n_logits, false);
-    mc->last_model = model;
-    mc->last_bytes = c.bytes;
+    double hit = sim_cache_stream(&mc->cache, model, sim_forward_bytes(mc->hw, m, n_tokens, ctx, n_logits));
+    sim_forward_cost c = sim_forward_device(mc->hw, m, n_tokens, ctx, n_logits, hit);
     mc->forwards++;
     mc->bytes_read += c.bytes;
     if (mc->exec == SIM_EXEC_GRAPH) {

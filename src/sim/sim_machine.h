@@ -17,14 +17,16 @@
  * max(KV cache bytes / bandwidth, attention FLOPs / attention compute), one
  * after the other. Compute is the profile's peak for the type the work runs
  * in: the model's compute type for the matmuls (sim_compute_dtype), the
- * profile's attention type for the attention. A forward whose bytes fit in the profile's cache streams
- * at the cache's bandwidth (CPUs; accelerators' models never fit).
+ * profile's attention type for the attention. The part of a forward's bytes that the profile's
+ * cache still holds streams at the cache's bandwidth, the rest at the memory's (sim_cache.h: CPUs;
+ * accelerators' profiles have no cache, their models stream gigabytes).
  */
 #ifndef AION_SIM_MACHINE_H
 #define AION_SIM_MACHINE_H
 
 #include <stdbool.h>
 
+#include "sim/sim_cache.h"
 #include "sim/sim_hw.h"
 #include "sim/sim_model.h"
 
@@ -32,7 +34,7 @@ enum sim_cost { SIM_COST_BANDWIDTH, SIM_COST_COMPUTE, SIM_COST_LAUNCH, SIM_COST_
 
 const char *sim_cost_name(int cost); /* "bandwidth", "compute", "launch", "sync", "compile" */
 
-#define SIM_MAX_MODELS 2
+#define SIM_MAX_MODELS SIM_CACHE_MODELS
 #define SIM_MAX_SHAPE 4096 /* largest forward size whose compiled graph is tracked */
 
 /* What model m's matmuls multiply in on hw: its own type, or for quantized weights the runtime's choice. */
@@ -45,10 +47,13 @@ typedef struct sim_forward_cost {
     double bandwidth_seconds, compute_seconds; /* the parts of it bound by each (they sum to seconds) */
 } sim_forward_cost;
 
-/* warm: the model's bytes may still be in the profile's cache (a forward whose bytes fit it then
- * streams at the cache's bandwidth); false when another model has evicted them since. */
+/* Bytes one forward streams: the layer weights, the KV cache, the output matrix when any row wants logits. */
+double sim_forward_bytes(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits);
+
+/* hit_fraction: the part of those bytes still in the profile's cache (sim_cache_stream), which
+ * streams at the cache's bandwidth; 0 without a cache. */
 sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits,
-                                    bool warm);
+                                    double hit_fraction);
 
 /* (query, key) pairs the attention of a forward scores: n_tokens queries over ctx cached positions
  * plus the batch's own causal triangle. */
@@ -65,8 +70,7 @@ typedef struct sim_machine {
     struct host_activity { int cost; double start, end; } log[16];
     int n_log;
     bool compiled[SIM_MAX_MODELS][SIM_MAX_SHAPE + 1];
-    int last_model;          /* the slot of the last forward (-1: none yet) and the bytes it read */
-    double last_bytes;
+    sim_cache cache;         /* what the models' forwards left in the profile's cache */
 } sim_machine;
 
 void sim_machine_init(sim_machine *mc, const sim_hw *hw, sim_exec exec);
