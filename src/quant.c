@@ -213,19 +213,18 @@ static kernel_isa pick_isa(void) {
     return ISA_SCALAR;
 }
 
-static bool is_int_weight(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_is_k(wtype); }
 
 /* ---- activations ---- */
 
-bool quant_act_passthrough(int wtype) { return !is_int_weight(wtype); }
+bool quant_act_passthrough(int wtype) { return !quant_is_int_weight(wtype); }
 
 bool quant_act_compatible(int wtype_a, int wtype_b) {
-    if (!is_int_weight(wtype_a) || !is_int_weight(wtype_b)) return !is_int_weight(wtype_a) && !is_int_weight(wtype_b);
+    if (!quant_is_int_weight(wtype_a) || !quant_is_int_weight(wtype_b)) return !quant_is_int_weight(wtype_a) && !quant_is_int_weight(wtype_b);
     return quant_act_bias(wtype_a) == quant_act_bias(wtype_b);
 }
 
 size_t quant_act_row_bytes(int wtype, int64_t n_cols) {
-    if (is_int_weight(wtype)) return 4 * quant_act_region_bytes(n_cols);
+    if (quant_is_int_weight(wtype)) return 4 * quant_act_region_bytes(n_cols);
     return (size_t)n_cols * sizeof(float);
 }
 
@@ -266,7 +265,7 @@ static void act_block_corrections(uint8_t *act, int64_t n_cols) {
 }
 
 void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols) {
-    if (!is_int_weight(wtype)) {
+    if (!quant_is_int_weight(wtype)) {
         if (act != x) memcpy(act, x, (size_t)n_cols * sizeof(float));
         return;
     }
@@ -428,7 +427,7 @@ static void matmul_ref_chunk(const quant_mm *m) {
         const uint8_t *row = m->w + m->w_row_bytes * r;
         for (int t = 0; t < m->n_tok; t++) {
             const uint8_t *act = m->act + m->act_row_bytes * t;
-            m->y[t * m->ldy + r] = is_int_weight(m->wtype)
+            m->y[t * m->ldy + r] = quant_is_int_weight(m->wtype)
                                        ? dot_ref_q(m->wtype, row, act, m->n_cols)
                                        : dot_ref_float(m->wtype, row, (const float *)act, m->n_cols);
         }
@@ -436,7 +435,7 @@ static void matmul_ref_chunk(const quant_mm *m) {
 }
 
 static bool kernel_supported(int wtype) {
-    return wtype == AION_DT_F32 || wtype == AION_DT_F16 || wtype == AION_DT_BF16 || is_int_weight(wtype);
+    return wtype == AION_DT_F32 || wtype == AION_DT_F16 || wtype == AION_DT_BF16 || quant_is_int_weight(wtype);
 }
 
 static quant_mm make_mm(int wtype, const void *w, int64_t n_cols, const void *act, int n_tok, float *y,

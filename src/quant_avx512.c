@@ -498,7 +498,7 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 /* wtype is a constant at every call, so the choice of tile folds away at compile time. */
 ALWAYS_INLINE void tile(const quant_mm *m, const int wtype, int64_t r, int t0, const int R, const int T) {
     if (quant_is_k(wtype)) k_tile(m, wtype, r, t0, R, T);
-    else if (wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0) q_tile(m, wtype, r, t0, R, T);
+    else if (quant_is_int_weight(wtype)) q_tile(m, wtype, r, t0, R, T);
     else f_tile(m, wtype, r, t0, R, T);
 }
 
@@ -515,7 +515,7 @@ ALWAYS_INLINE void row_group(const quant_mm *m, const int wtype, int64_t r, cons
 
 ALWAYS_INLINE void matmul_rows(const quant_mm *m, const int wtype) {
     int64_t r = m->r0;
-    if (!quant_is_k(wtype) && wtype != AION_DT_Q8_0 && wtype != AION_DT_Q4_0 && m->n_tok <= 2)
+    if (!quant_is_int_weight(wtype) && m->n_tok <= 2)
         for (; r + F_ROW_TILE <= m->r1; r += F_ROW_TILE) row_group(m, wtype, r, F_ROW_TILE);
     for (; r + ROW_TILE <= m->r1; r += ROW_TILE) row_group(m, wtype, r, ROW_TILE);
     for (; r < m->r1; r++) row_group(m, wtype, r, 1);

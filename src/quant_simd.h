@@ -127,6 +127,12 @@ static inline bool quant_is_k(int wtype) {
     return wtype == AION_DT_Q4_K || wtype == AION_DT_Q5_K || wtype == AION_DT_Q6_K;
 }
 
+/* Weights multiplied as integer dots against activations quantized to 8 bits (quant_act_prepare);
+ * the rest (f32, f16, bf16) take the float activations as they are. */
+static inline bool quant_is_int_weight(int wtype) {
+    return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_is_k(wtype);
+}
+
 /* quant_k.c: the K-quant formats (scalar). */
 void quant_k_scale_min(const uint8_t *packed, int j, uint8_t *sc, uint8_t *m);
 void quant_k_pack_scale_min(const uint8_t sc[8], const uint8_t m[8], uint8_t packed[12]);

@@ -53,24 +53,16 @@ static double read_chunk(sim_cache *c, double *stored) {
     return p;
 }
 
-/* A stream too long to track leaves the cache full of its own tail and nothing else. */
-static void flood(sim_cache *c) {
-    memset(c->stored, 0, sizeof c->stored);
-    c->untracked = c->stored_sum = SIM_CACHE_SLOTS;
-    c->scale = 1;
-}
-
 double sim_cache_stream(sim_cache *c, int model, double bytes) {
     if (!(c->chunk_bytes > 0) || !(bytes > 0)) return 0;
     double chunks = ceil(bytes / c->chunk_bytes);
     if (chunks > SIM_CACHE_MAX_CHUNKS || model < 0 || model >= SIM_CACHE_MODELS) {
-        if (chunks >= SIM_CACHE_SLOTS) {
-            flood(c);
-        } else { /* data of no model: it takes its room, then is forgotten as untracked */
-            evict_for(c, chunks, 0);
-            c->untracked += chunks / c->scale;
-            c->stored_sum += chunks / c->scale;
-        }
+        /* data no model will read again (or too long to track): it takes its room, at most the
+         * whole cache, and evicts the rest; a whole cache's worth evicts everything */
+        double taken = chunks < SIM_CACHE_SLOTS ? chunks : SIM_CACHE_SLOTS;
+        evict_for(c, taken, 0);
+        c->untracked += taken / c->scale;
+        c->stored_sum += taken / c->scale;
         return 0;
     }
     int n = (int)chunks;

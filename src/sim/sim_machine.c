@@ -49,7 +49,8 @@ sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_
     c.bytes = weights + kv;
     c.flops = matmul_flops + attention_flops;
     double hit = hw->cache_bytes > 0 && hw->cache_bandwidth > 0 && hit_fraction > 0 ? hit_fraction : 0;
-    double bandwidth = hw->bandwidth_efficiency / (hit / (hit > 0 ? hw->cache_bandwidth : 1) + (1 - hit) / hw->bandwidth);
+    double seconds_per_byte = (1 - hit) / hw->bandwidth + (hit > 0 ? hit / hw->cache_bandwidth : 0);
+    double bandwidth = hw->bandwidth_efficiency / seconds_per_byte;
     double matmul_peak = hw->peak_flops[sim_compute_dtype(hw, m)], attention_peak = hw->peak_flops[hw->attention_dtype];
     add_phase(&c, weights / bandwidth, matmul_flops / (matmul_peak * hw->compute_efficiency));
     add_phase(&c, kv / bandwidth, attention_flops / (attention_peak * hw->attention_efficiency));
