@@ -392,9 +392,10 @@ static int measure_model(const char *path, aion_threads *t, int repeats, sim_mod
 
 static void print_fit(const char *out, const sim_fit *fit, const sim_model *models, const cost_curve *curves, int n) {
     const sim_hw *hw = &fit->hw;
-    printf("%s: memory %.2f GB/s, cache %.0f MB at %.2f GB/s, attention %.2f GFLOP/s, %.3f us per kernel; matmul "
-           "G(FL)OP/s:", out, hw->bandwidth / 1e9, hw->cache_bytes / 1e6, hw->cache_bandwidth / 1e9,
-           hw->peak_flops[hw->attention_dtype] * hw->attention_efficiency / 1e9, hw->launch_seconds * 1e6);
+    printf("%s: memory %.2f GB/s, cache %.0f MB at %.2f GB/s, attention %.2f GFLOP/s, %.3f us per kernel, roofline "
+           "p %g; matmul G(FL)OP/s:", out, hw->bandwidth / 1e9, hw->cache_bytes / 1e6, hw->cache_bandwidth / 1e9,
+           hw->peak_flops[hw->attention_dtype] * hw->attention_efficiency / 1e9, hw->launch_seconds * 1e6,
+           hw->roofline_p);
     for (int d = 0; d < SIM_N_DTYPES; d++)
         printf(" %s %.2f (%s)", sim_dtype_name(d), hw->peak_flops[d] / 1e9, fit->fitted[d] ? "fitted" : "stand-in");
     printf("\n");

@@ -4,9 +4,12 @@
  * The profile's forward time, for n tokens at context c, on a CPU (eager, no
  * overlap), as calibration measures it (logits for every token, as a
  * verification wants them, so the output matrix is in W and in the FLOPs):
- *   kernels * l + max(W / B, matmul FLOPs / F) + max(KV / B, pairs * 4LE / A)
+ *   kernels * l + R(W / B, matmul FLOPs / F) + R(KV / B, pairs * 4LE / A)
+ * with R(a, b) = (a^p + b^p)^(1/p) (max for p = 0), B the mix of the cache's and
+ * the memory's bandwidth that the cache model (sim_cache.h) gives the bytes,
  * fitted in order, each step using the ones before:
- *   A  attention FLOP/s: 4LE per extra cached position over the n=1 context slope
+ *   A  attention FLOP/s: 4LE per extra cached position over the n=1 context slope,
+ *      over the models with the widest heads, weighted by 1 / t(n=1)^2
  *   F  matmul FLOP/s per compute type: 2 x (layer + output) parameters per extra
  *      token between the two largest sizes, after the attention those tokens add,
  *      over the models of that type; a type no model has takes the first fitted
@@ -16,7 +19,10 @@
  *      model that takes over 10% more than l and its compute is waiting for bytes
  *      and counts as memory-bound for B
  *   B  bytes / the rest of the n=1 time, over memory-bound models; compute-bound
- *      ones only bound it from below (B >= W / compute time)
+ *      ones only bound it from below (B >= W / compute time); the cache's from
+ *      models that fit it, the memory's from the bytes larger ones miss
+ *   p  the candidate whose profile (B refitted for each) predicts the first
+ *      context's forwards of the memory-bound, cache-sized models best
  * A model is memory-bound at n=1 when its second token costs less than half
  * the marginal token (the first one was waiting for bytes, not arithmetic),
  * or when its n=1 time is over three times its arithmetic: for a model tens of
@@ -25,6 +31,7 @@
  * The attention runs in f32 whatever the weights (src/model.c), so A is one
  * figure, stated relative to the fp32 peak.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,14 +79,25 @@ static double bytes_at_n1(const sim_model *m, const cost_curve *c) {
 
 static double t_at(const cost_curve *c, int size_index, int ctx_index) { return c->seconds[ctx_index][size_index]; }
 
-/* Step A: FLOP/s of the attention, from the context slope of n=1 forwards. */
+static int head_dim(const sim_model *m) { return m->n_head > 0 ? m->n_embd / m->n_head : 0; }
+
+/* Step A: FLOP/s of the attention, from the context slope of n=1 forwards. Only the models with
+ * the widest heads count: a head of 16 floats is one vector, its per-head overhead outweighs its
+ * arithmetic, and the shapes simulated have heads of 64 to 128. Among those, a slope is the
+ * difference of two forward times whose noise grows with the forward, so each counts with weight
+ * 1 / t(n=1)^2 (inverse variance): a 2 ms forward's jitter does not outweigh a clean 0.15 ms one. */
 static double fit_attention(const sim_model *models, const cost_curve *curves, int n) {
+    int widest = 0;
+    for (int i = 0; i < n; i++)
+        if (head_dim(&models[i]) > widest) widest = head_dim(&models[i]);
     double flops = 0, seconds = 0;
     for (int i = 0; i < n; i++) {
         const cost_curve *c = &curves[i];
         int last = c->n_ctx - 1;
         double slope = (t_at(c, 0, last) - t_at(c, 0, 0)) / (c->ctx[last] - c->ctx[0]);
-        if (slope > 0) flops += flops_per_pair(&models[i]), seconds += slope;
+        double weight = 1 / (t_at(c, 0, 0) * t_at(c, 0, 0));
+        if (head_dim(&models[i]) == widest && slope > 0 && isfinite(weight))
+            flops += weight * flops_per_pair(&models[i]), seconds += weight * slope;
     }
     return seconds > 0 ? flops / seconds : 0;
 }
@@ -145,6 +163,13 @@ static void mark_waiting_for_bytes(const sim_model *models, const cost_curve *cu
         double rest = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
         if (rest > BYTES_WAIT_RATIO * n1_compute(&models[i], &f->hw)) f->memory_bound[i] = true;
     }
+}
+
+/* The bytes part of a phase that took `seconds` beside `compute` seconds of arithmetic under the
+ * roofline of exponent p (sim_roofline inverted); 0 when the arithmetic alone explains it. */
+static double bytes_seconds(double seconds, double compute, double p) {
+    if (!(p >= 1)) return seconds;
+    return seconds > compute ? pow(pow(seconds, p) - pow(compute, p), 1 / p) : 0;
 }
 
 typedef struct bandwidth_fit {
@@ -223,6 +248,7 @@ static void fit_levels(const sim_model *models, const cost_curve *curves, int n,
     double rest[SIM_FIT_MAX_MODELS], bytes[SIM_FIT_MAX_MODELS];
     for (int i = 0; i < n; i++) {
         rest[i] = n1_rest(&models[i], &curves[i], attention) - kernels_of(&models[i]) * f->hw.launch_seconds;
+        rest[i] = bytes_seconds(rest[i], n1_compute(&models[i], &f->hw), f->hw.roofline_p);
         bytes[i] = bytes_at_n1(&models[i], &curves[i]);
         if (bytes[i] <= mach->cache_bytes)
             add_to_level(&cache, &models[i], f->memory_bound[i], bytes[i], rest[i], n1_compute(&models[i], &f->hw));
@@ -316,6 +342,52 @@ static int fit_peaks(const sim_model *models, const cost_curve *curves, int n, d
     return 0;
 }
 
+/* Squared log error of the profile over the first context's forwards (every size) of the
+ * memory-bound models that stream through the last-level cache or memory: where their bytes and
+ * arithmetic meet, what p is about. A model small enough for the core's own caches (an eighth of
+ * the last level) streams from neither level the profile knows. */
+static double curve_error(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *mach,
+                          const sim_fit *f, int *count) {
+    double sum = 0;
+    *count = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; f->memory_bound[i] && bytes_at_n1(&models[i], &curves[i]) >= mach->cache_bytes / 8 &&
+                        k < curves[i].n_sizes;
+             k++) {
+            double predicted = sim_fit_predict(&f->hw, &models[i], curves[i].sizes[k], curves[i].ctx[0]);
+            double measured = t_at(&curves[i], k, 0);
+            if (predicted > 0 && measured > 0) sum += pow(log(predicted / measured), 2), ++*count;
+        }
+    return sum;
+}
+
+/* Step E: the roofline's p, the one of a few whose profile (its bandwidths refitted, step D)
+ * predicts the curves best. On a CPU the cores both load and multiply, so near the ridge point
+ * the two add in part: a forward's second to fourth token costs more than max() says. */
+static void fit_roofline(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *mach,
+                         sim_fit *f, double attention) {
+    static const double CANDIDATES[] = {0, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 6, 8};
+    sim_fit best = *f, trial;
+    double best_error = -1;
+    int count = 0;
+    for (size_t c = 0; c < sizeof CANDIDATES / sizeof *CANDIDATES; c++) {
+        trial = *f;
+        trial.hw.roofline_p = CANDIDATES[c];
+        fit_levels(models, curves, n, mach, &trial, attention);
+        if (!(trial.hw.bandwidth > 0)) continue;
+        double error = curve_error(models, curves, n, mach, &trial, &count);
+        if (best_error < 0 || error < best_error) best_error = error, best = trial;
+    }
+    *f = best;
+    if (count > 0)
+        set_source(f, "roofline_p", "fitted on %s: of 0 (max) and 1 to 8, the p that predicts the %d forwards of the "
+                                    "memory-bound models at the first context best (least squares of log time, the "
+                                    "bandwidths refitted for each)",
+                   mach->id, count);
+    else
+        set_source(f, "roofline_p", "0 (max): no memory-bound model to fit it from on %s", mach->id);
+}
+
 int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, const sim_fit_machine *machine,
                   sim_fit *out, char *err, size_t err_len) {
     memset(out, 0, sizeof *out);
@@ -330,7 +402,7 @@ int sim_fit_local(const sim_model *models, const cost_curve *curves, int n, cons
     out->hw.attention_efficiency = attention < fp32 ? attention / fp32 : 1;
     out->hw.launch_seconds = fit_overhead(models, curves, n, out, attention);
     mark_waiting_for_bytes(models, curves, n, out, attention);
-    fit_levels(models, curves, n, machine, out, attention);
+    fit_roofline(models, curves, n, machine, out, attention);
     if (!(out->hw.bandwidth > 0))
         return set_err(err, err_len, "fit: no bandwidth could be fitted (n=1 forwards faster than their overhead)"),
                -1;

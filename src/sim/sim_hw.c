@@ -54,6 +54,8 @@ static const hw_field FIELDS[] = {
      offsetof(sim_hw, peak_flops)},
     FIELD("compute_efficiency", "fraction of peak compute the weight matmuls achieve", 1, 0, 1, true,
           compute_efficiency),
+    FIELD("roofline_p", "how a phase's memory time a and compute time b combine: (a^p + b^p)^(1/p), p of 1 or "
+                        "more; 0: max(a, b), complete overlap", 1, 0, 64, false, roofline_p),
     FIELD("attention_efficiency", "fraction of peak compute the attention achieves", 1, 0, 1, true,
           attention_efficiency),
     FIELD("cache_MB", "last-level cache the weights stream through, MB; 0: none", 1e6, 0, 1e6, false,
@@ -229,6 +231,11 @@ int sim_hw_parse(const char *json_text, const char *source_name, sim_hw *out, ch
     for (int i = 0; i < N_FIELDS && rc == 0; i++) rc = parse_field(root, &FIELDS[i], source_name, out, err, err_len);
     if (rc == 0 && out->cache_bytes > 0 && !(out->cache_bandwidth > 0)) {
         set_err(err, err_len, "%s: \"cache_bandwidth_GBps\" must be positive when \"cache_MB\" is", source_name);
+        rc = -1;
+    }
+    if (rc == 0 && out->roofline_p > 0 && out->roofline_p < 1) {
+        set_err(err, err_len, "%s: \"roofline_p\" must be 0 (max) or 1 or more: below 1 a phase would take longer "
+                              "than its memory and compute times added", source_name);
         rc = -1;
     }
     if (rc == 0) rc = check_sources(root, source_name, err, err_len);

@@ -47,6 +47,7 @@ typedef struct sim_hw {
     sim_dtype quantized_dtype;   /* what the runtime multiplies block-quantized weights in */
     sim_dtype attention_dtype;   /* what the attention computes in (the KV cache's type) */
     double compute_efficiency;   /* of the weight matmuls */
+    double roofline_p;           /* a phase takes (bytes time^p + compute time^p)^(1/p); 0: the max of the two */
     double attention_efficiency; /* fraction of peak compute the attention achieves */
     double cache_bytes;          /* last-level cache (sim_cache.h); 0: none */
     double cache_bandwidth;      /* bytes/s */

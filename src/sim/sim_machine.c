@@ -6,6 +6,7 @@
  * log entries, so "sync" and "launch" mean time the device really idled for
  * them, not time the host spent while the device was busy anyway.
  */
+#include <math.h>
 #include <string.h>
 
 #include "sim/sim_machine.h"
@@ -16,10 +17,18 @@ const char *sim_cost_name(int cost) { return cost >= 0 && cost < SIM_N_COSTS ? C
 
 double sim_attention_pairs(int n_tokens, int ctx) { return (double)n_tokens * (ctx + (n_tokens + 1) / 2.0); }
 
-/* Adds one phase's roofline time to the cost, charged to whichever bound it. */
-static void add_phase(sim_forward_cost *c, double bandwidth_seconds, double compute_seconds) {
-    if (bandwidth_seconds >= compute_seconds) c->bandwidth_seconds += bandwidth_seconds;
-    else c->compute_seconds += compute_seconds;
+double sim_roofline(double bandwidth_seconds, double compute_seconds, double p) {
+    double hi = bandwidth_seconds > compute_seconds ? bandwidth_seconds : compute_seconds;
+    double lo = bandwidth_seconds > compute_seconds ? compute_seconds : bandwidth_seconds;
+    if (!(p >= 1) || !(hi > 0)) return hi;
+    return hi * pow(1 + pow(lo / hi, p), 1 / p);
+}
+
+/* Adds one phase's roofline time to the cost, charged to whichever bounds it. */
+static void add_phase(sim_forward_cost *c, double p, double bandwidth_seconds, double compute_seconds) {
+    double seconds = sim_roofline(bandwidth_seconds, compute_seconds, p);
+    if (bandwidth_seconds >= compute_seconds) c->bandwidth_seconds += seconds;
+    else c->compute_seconds += seconds;
 }
 
 sim_dtype sim_compute_dtype(const sim_hw *hw, const sim_model *m) {
@@ -52,8 +61,8 @@ sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_
     double seconds_per_byte = (1 - hit) / hw->bandwidth + (hit > 0 ? hit / hw->cache_bandwidth : 0);
     double bandwidth = hw->bandwidth_efficiency / seconds_per_byte;
     double matmul_peak = hw->peak_flops[sim_compute_dtype(hw, m)], attention_peak = hw->peak_flops[hw->attention_dtype];
-    add_phase(&c, weights / bandwidth, matmul_flops / (matmul_peak * hw->compute_efficiency));
-    add_phase(&c, kv / bandwidth, attention_flops / (attention_peak * hw->attention_efficiency));
+    add_phase(&c, hw->roofline_p, weights / bandwidth, matmul_flops / (matmul_peak * hw->compute_efficiency));
+    add_phase(&c, hw->roofline_p, kv / bandwidth, attention_flops / (attention_peak * hw->attention_efficiency));
     c.seconds = c.bandwidth_seconds + c.compute_seconds;
     return c;
 }

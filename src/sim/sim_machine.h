@@ -15,7 +15,9 @@
  * The cost of one forward is a roofline per phase: the weight matmuls take
  * max(weight bytes / bandwidth, matmul FLOPs / compute), the attention takes
  * max(KV cache bytes / bandwidth, attention FLOPs / attention compute), one
- * after the other. Compute is the profile's peak for the type the work runs
+ * after the other; a profile whose memory and compute overlap only in part
+ * near the ridge point (a CPU: the same cores load and multiply) smooths the
+ * max into (a^p + b^p)^(1/p) (sim_roofline, the profile's roofline_p). Compute is the profile's peak for the type the work runs
  * in: the model's compute type for the matmuls (sim_compute_dtype), the
  * profile's attention type for the attention. The part of a forward's bytes that the profile's
  * cache still holds streams at the cache's bandwidth, the rest at the memory's (sim_cache.h: CPUs;
@@ -54,6 +56,10 @@ double sim_forward_bytes(const sim_hw *hw, const sim_model *m, int n_tokens, int
  * streams at the cache's bandwidth; 0 without a cache. */
 sim_forward_cost sim_forward_device(const sim_hw *hw, const sim_model *m, int n_tokens, int ctx, int n_logits,
                                     double hit_fraction);
+
+/* A phase of a seconds of bytes and b seconds of arithmetic: max(a, b) for p = 0, else
+ * (a^p + b^p)^(1/p) (p = 1: no overlap at all). */
+double sim_roofline(double bandwidth_seconds, double compute_seconds, double p);
 
 /* (query, key) pairs the attention of a forward scores: n_tokens queries over ctx cached positions
  * plus the batch's own causal triangle. */
