@@ -176,11 +176,11 @@ static void test_predicts_this_machine(void) {
 }
 
 /* The default family under every strategy. A profile fitted from calibration curves of
- * aio-small and aio-large (and the two reference models, N_FIT_MODELS), taken in this run, predicts the time per token of ar (both models),
- * lookup (both) and spec (aio-small drafting for aio-large) in greedy decoding of a code prompt:
- * the decode's measured rounds - its verification forwards per bucket and its draft forwards -
- * replayed on the simulated machine at the decode's middle context, against the measured
- * draft + verify + sample time. */
+ * aio-small and aio-large (and the two reference models, N_FIT_MODELS), taken in this run,
+ * predicts the time per token of ar (both models), lookup (both) and spec (aio-small drafting for
+ * aio-large) in greedy decoding of a code prompt: the decode's measured rounds - its verification
+ * forwards per bucket and its draft forwards - replayed on the simulated machine at the decode's
+ * middle context, against the measured draft + verify + sample time. */
 #define STRAT_NEW 48
 #define STRAT_K 3
 #define STRAT_REPS 3

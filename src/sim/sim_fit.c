@@ -350,14 +350,14 @@ static double curve_error(const sim_model *models, const cost_curve *curves, int
                           const sim_fit *f, int *count) {
     double sum = 0;
     *count = 0;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; f->memory_bound[i] && bytes_at_n1(&models[i], &curves[i]) >= mach->cache_bytes / 8 &&
-                        k < curves[i].n_sizes;
-             k++) {
+    for (int i = 0; i < n; i++) {
+        if (!f->memory_bound[i] || bytes_at_n1(&models[i], &curves[i]) < mach->cache_bytes / 8) continue;
+        for (int k = 0; k < curves[i].n_sizes; k++) {
             double predicted = sim_fit_predict(&f->hw, &models[i], curves[i].sizes[k], curves[i].ctx[0]);
             double measured = t_at(&curves[i], k, 0);
             if (predicted > 0 && measured > 0) sum += pow(log(predicted / measured), 2), ++*count;
         }
+    }
     return sum;
 }
 
