@@ -184,7 +184,7 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const char *next_group = (const char *)row[0] + 2 * R * m->w_row_bytes; /* the group after next, as f_tile */
     const int pf_lines = (int)((2 * bb * R + 63) / 64);
 
     for (int64_t b = 0; b < nb; b += 2) {
@@ -406,7 +406,7 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
+    const char *next_group = (const char *)row[0] + 2 * R * m->w_row_bytes; /* the group after next, as f_tile */
     const int pf_lines = (int)((bb * R + 63) / 64);
 
     for (int64_t sb = 0; sb < n_super; sb++) {
