@@ -37,15 +37,8 @@ static inline float hsum256(__m256 v) {
 }
 
 
-/* Decode streams weights from DRAM, where one core's demand misses alone leave bandwidth
- * unused: while a row group is computed, the group after it (contiguous in memory) is
- * requested into L2 as one sequential stream, `lines` cache lines per loop step - at least
- * what the group consumes per step, so the stream never falls behind. Prefetches past the
- * matrix end are harmless: they never fault. */
-ALWAYS_INLINE void prefetch_ahead(const char **stream, const int lines) {
-    for (int k = 0; k < lines; k++) _mm_prefetch(*stream + 64 * k, _MM_HINT_T1);
-    *stream += 64 * lines;
-}
+/* Passes of the tiles over each group of rows: one per tile of tokens (quant_prefetch). */
+ALWAYS_INLINE int passes_of(const quant_mm *m) { return (m->n_tok + TOK_TILE - 1) / TOK_TILE; }
 
 /* ---- activation preparation ---- */
 
@@ -142,11 +135,12 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     }
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
-    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
     const int pf_lines = (int)((bb * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
 
     for (int64_t b = 0; b < nb; b++) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines); /* later tiles find the group cached */
+        quant_prefetch_step(&pf, pf_lines);
         __m256i wq[ROW_TILE];
         __m256 wd[ROW_TILE];
         for (int i = 0; i < R; i++) {
@@ -242,11 +236,12 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     }
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
-    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
     const int pf_lines = (int)((bb * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
 
     for (int64_t sb = 0; sb < n_super; sb++) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        quant_prefetch_step(&pf, pf_lines);
         k_factors f[ROW_TILE];
         for (int i = 0; i < R; i++) k_decode_factors(wtype, row[i] + bb * sb, &f[i]);
         for (int j = 0; j < 8; j++) {
@@ -310,11 +305,12 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
-    const char *next_group = (const char *)row[0] + R * m->w_row_bytes;
     const int pf_lines = (int)((8 * es * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
     int64_t c = 0;
     for (; c + 8 <= m->n_cols; c += 8) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        quant_prefetch_step(&pf, pf_lines);
         for (int i = 0; i < R; i++) wp[i] = row[i] + es * c;
         for (int t = 0; t < T; t++) xp[t] = x[t] + c;
         f_step(wtype, wp, xp, acc, R, T);

@@ -47,16 +47,6 @@ static inline uint16_t load_u16(const uint8_t *p) {
     return v;
 }
 
-/* Decode streams weights from DRAM, where one core's demand misses alone leave bandwidth
- * unused: while a row group is computed, the group after it (contiguous in memory) is
- * requested into L2 as one sequential stream, `lines` cache lines per loop step - at least
- * what the group consumes per step, so the stream never falls behind. Prefetches past the
- * matrix end are harmless: they never fault. */
-ALWAYS_INLINE void prefetch_ahead(const char **stream, const int lines) {
-    for (int k = 0; k < lines; k++) _mm_prefetch(*stream + 64 * k, _MM_HINT_T1);
-    *stream += 64 * lines;
-}
-
 /* ---- activation preparation ---- */
 
 /* roundf's halves-away-from-zero, then quant.c's clamp (NaN -> 0, into [-127, 127]);
@@ -152,6 +142,9 @@ typedef struct act_ptrs {
     const int32_t *corr, *bcorr;
 } act_ptrs;
 
+/* Passes of the row-major tiles over each group of rows: one per tile of tokens. */
+ALWAYS_INLINE int passes_of(const quant_mm *m) { return (m->n_tok + TOK_TILE - 1) / TOK_TILE; }
+
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
     return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols),
@@ -184,11 +177,13 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-    const char *next_group = (const char *)row[0] + 2 * R * m->w_row_bytes; /* the group after next, as f_tile */
+    /* the group after next, as f_tile */
     const int pf_lines = (int)((2 * bb * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
 
     for (int64_t b = 0; b < nb; b += 2) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines); /* later tiles find the group cached */
+        quant_prefetch_step(&pf, pf_lines);
         /* an odd last block pairs with itself; its act partner is the zeroed padding */
         const int64_t b1 = b + 1 < nb ? b + 1 : b;
         __m512i wq[ROW_TILE];
@@ -207,22 +202,11 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 /* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
 
 /* A tile is 16 rows x up to 4 tokens (4 int + 4 float accumulators; 8 tokens measured slower
- * for batches of 8). A batch of n tokens makes ceil(n/4) passes over each group: the first
- * from memory, the rest from L2. For the memory to stream through all of them, every pass
- * requests its share of the next group into L2 (pass k of K the k-th K-th of each of the next
- * group's steps), so the stream runs at one rate while the core computes: a forward of 8
- * tokens on the TinyLlama shape (Q8_0) went from 53 to 37.5 ms, one of 1 token taking 20 ms.
- * Prefetching 2 KiB ahead in the first pass only, as before, left the memory idle during the
- * second. A decode step (one pass) prefetches nothing: one sequential stream, which the
- * hardware prefetchers follow as fast (prefetching the next group made it 35% slower). */
+ * for batches of 8). A batch streams the next group into L2 through all its passes
+ * (quant_prefetch): prefetching 2 KiB ahead in the first pass only left the memory idle in
+ * the others. A decode step (one pass) prefetches nothing: one sequential stream, which the
+ * hardware prefetchers follow as fast (requesting the next group made it 35% slower). */
 #define PACK_TOK_TILE 4
-
-/* Pass `pass` of `passes` requests its share of the `bytes` at base into L2. */
-ALWAYS_INLINE void prefetch_share(const uint8_t *base, size_t bytes, int pass, int passes) {
-    size_t lo = (bytes * (size_t)pass / (size_t)passes) & ~(size_t)63;
-    size_t hi = bytes * (size_t)(pass + 1) / (size_t)passes;
-    for (size_t off = lo; off < hi; off += 64) _mm_prefetch((const char *)base + off, _MM_HINT_T1);
-}
 
 /* Chunk c (columns 4c..4c+3) of the 16 rows of a step, unsigned. */
 ALWAYS_INLINE __m512i packed_chunk(const int wtype, const uint8_t *quants, int c) {
@@ -255,12 +239,14 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     const size_t step_bytes = quant_packed_step_bytes(wtype);
     const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
-    const int passes = (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE, pass = t0 / PACK_TOK_TILE;
+    const int pf_lines = (int)((step_bytes + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0 / PACK_TOK_TILE,
+                                             (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
-        if (m->n_tok >= 2) prefetch_share(step + group_bytes, step_bytes, pass, passes);
+        if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
         for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
@@ -284,13 +270,15 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
     const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q4_K);
     const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q4_K, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
-    const int passes = (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE, pass = t0 / PACK_TOK_TILE;
+    const int pf_lines = (int)((step_bytes + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0 / PACK_TOK_TILE,
+                                             (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
-        if (m->n_tok >= 2) prefetch_share(step + group_bytes, step_bytes, pass, passes);
+        if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
         for (int p = 0; p < 4; p++) {
@@ -419,11 +407,13 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
     for (int i = 0; i < R; i++)
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
-    const char *next_group = (const char *)row[0] + 2 * R * m->w_row_bytes; /* the group after next, as f_tile */
+    /* the group after next, as f_tile */
     const int pf_lines = (int)((bb * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
 
     for (int64_t sb = 0; sb < n_super; sb++) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        quant_prefetch_step(&pf, pf_lines);
         __m512 f[ROW_TILE];
         for (int i = 0; i < R; i++) f[i] = k_decode_factors(wtype, row[i] + bb * sb);
         for (int p = 0; p < 4; p++) {
@@ -495,11 +485,12 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
     /* the group after next: a group's prefetches, issued as it streams, need a whole group's time
      * to land (one group ahead, four tokens of aio-large's f32 matrices took 25% longer) */
-    const char *next_group = (const char *)row[0] + 2 * R * m->w_row_bytes;
     const int pf_lines = (int)((16 * es * R + 63) / 64);
+    quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
+                                             t0 / TOK_TILE, passes_of(m));
     int64_t c = 0;
     for (; c + 16 <= m->n_cols; c += 16) {
-        if (t0 == 0) prefetch_ahead(&next_group, pf_lines);
+        quant_prefetch_step(&pf, pf_lines);
         f_step(wtype, row, x, c, 0xFFFF, false, acc, R, T);
     }
     if (c < m->n_cols) f_step(wtype, row, x, c, (__mmask16)((1u << (m->n_cols - c)) - 1), true, acc, R, T);

@@ -59,6 +59,35 @@ typedef struct quant_mm {
     bool packed;          /* w is in the row-group layout below (Q8_0 / Q4_0 only) */
 } quant_mm;
 
+/* Weights stream from DRAM, where one core's demand misses alone leave bandwidth unused: while
+ * a group of rows is computed, a group further on (contiguous in memory) is requested into L2
+ * as one sequential stream, a fixed number of cache lines per loop step - at least what the
+ * group consumes per step, so the stream never falls behind. A batch makes several passes over
+ * each group (a tile of tokens each); pass k of K requests the k-th K-th of the group ahead,
+ * evenly over its steps, so memory streams at one rate through all passes instead of idling
+ * after the first (Q8_0 TinyLlama shape, 8 tokens: 54 -> 37-40 ms; front-loading each share
+ * in its pass lost the whole gain). Prefetches past the matrix end never fault. */
+typedef struct quant_prefetch {
+    const char *next;
+    int lines; /* per step: the tile's lines_per_step over the passes */
+} quant_prefetch;
+
+static inline quant_prefetch quant_prefetch_start(const void *group, size_t group_bytes, int lines_per_step,
+                                                  int pass, int passes) {
+    size_t skip = (group_bytes * (size_t)pass / (size_t)passes) & ~(size_t)63;
+    return (quant_prefetch){(const char *)group + skip, (lines_per_step + passes - 1) / passes};
+}
+
+/* lines_per_step, a compile-time constant at every call, unrolls the one-pass (decode) case:
+ * a runtime count there cost Q6_K decode 4%. */
+static inline void quant_prefetch_step(quant_prefetch *pf, const int lines_per_step) {
+    if (pf->lines == lines_per_step)
+        for (int k = 0; k < lines_per_step; k++) __builtin_prefetch(pf->next + 64 * k, 0, 2); /* prefetcht1 */
+    else
+        for (int k = 0; k < pf->lines; k++) __builtin_prefetch(pf->next + 64 * k, 0, 2);
+    pf->next += 64 * pf->lines;
+}
+
 static inline size_t quant_act_region_bytes(int64_t n_cols) {
     size_t bytes = (size_t)(n_cols / QUANT_QBLOCK) * 32;
     return (bytes + 63) & ~(size_t)63;
