@@ -477,6 +477,7 @@ struct aion_ctx {
     int *kv_len;               /* per sequence */
     /* scratch, [n_batch][...] */
     float *x, *xb, *xb2, *q, *k, *v, *attn_out, *hb, *hb2;
+    float *rope_cs;            /* [n_batch][head_dim]: cos, sin of each rotation pair at the token's position */
     void *act;                 /* prepared activations */
     size_t act_row_bytes;
     int8_t *want;              /* per token of the current batch */
@@ -528,12 +529,13 @@ aion_ctx *aion_ctx_new(const aion_model *m, const aion_ctx_params *p, char *err,
     c->attn_out = malloc(nb * m->n_embd * sizeof(float));
     c->hb = malloc(nb * m->n_ff * sizeof(float));
     c->hb2 = malloc(nb * m->n_ff * sizeof(float));
+    c->rope_cs = malloc(nb * m->head_dim * sizeof(float));
     c->act_row_bytes = max_act_row_bytes(m);
     c->act = malloc(nb * c->act_row_bytes + 64);
     c->want = malloc(nb);
     c->logit_rows = malloc(nb * sizeof(int));
     if (!c->k_cache || !c->v_cache || !c->kv_len || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
-        !c->attn_out || !c->hb || !c->hb2 || !c->act || !c->want || !c->logit_rows)
+        !c->attn_out || !c->hb || !c->hb2 || !c->rope_cs || !c->act || !c->want || !c->logit_rows)
         goto oom;
     return c;
 oom:
@@ -556,6 +558,7 @@ void aion_ctx_free(aion_ctx *c) {
     free(c->attn_out);
     free(c->hb);
     free(c->hb2);
+    free(c->rope_cs);
     free(c->act);
     free(c->want);
     free(c->logit_rows);
@@ -712,11 +715,18 @@ static void matmul_swiglu(aion_ctx *c, aion_threads *t, const matrix *gate, cons
     tp_run(t, matmul_worker, &mt);
 }
 
+/* The sum of squares in double, as eight partial sums the compiler keeps in vector lanes (one
+ * running sum was a serial chain of dependent adds: 0.7 ms of a TinyLlama 8-token forward). */
 static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    double part[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) part[l] += (double)x[i + l] * x[i + l];
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    for (int l = 0; l < 8; l++) ss += part[l];
     float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
 static void add_bias(float *y, const float *bias, int n_tok, int n) {
@@ -725,12 +735,27 @@ static void add_bias(float *y, const float *bias, int n_tok, int n) {
         for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bias[i];
 }
 
-/* Rotates each head of vec (n_heads x head_dim) by position pos. */
-static void rope(float *vec, int n_heads, int head_dim, int pos, float freq_base, bool neox) {
+/* cos and sin of every rotation pair of each batch token, once per forward: every layer and
+ * both q and k rotate by the same angles (per layer and head they cost a pow, a cos and a sin
+ * per pair, 0.7 ms of a TinyLlama 8-token forward). */
+static void rope_angles(aion_ctx *c, const aion_batch *b) {
+    const aion_model *m = c->m;
+    int half = m->head_dim / 2;
+    for (int t = 0; t < b->n_tokens; t++) {
+        float *cs = c->rope_cs + (size_t)t * m->head_dim;
+        for (int i = 0; i < half; i++) {
+            double theta = (double)b->pos[t] * pow((double)m->rope_freq_base, -2.0 * i / m->head_dim);
+            cs[2 * i] = (float)cos(theta);
+            cs[2 * i + 1] = (float)sin(theta);
+        }
+    }
+}
+
+/* Rotates each head of vec (n_heads x head_dim) by the angles cs (rope_angles). */
+static void rope(float *vec, int n_heads, int head_dim, const float *cs, bool neox) {
     int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
-        double theta = (double)pos * pow((double)freq_base, -2.0 * i / head_dim);
-        float cos_t = (float)cos(theta), sin_t = (float)sin(theta);
+        float cos_t = cs[2 * i], sin_t = cs[2 * i + 1];
         for (int h = 0; h < n_heads; h++) {
             float *v = vec + (size_t)h * head_dim;
             int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
@@ -813,8 +838,9 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
     add_bias(c->v, L->bv, n, c->kv_dim);
     for (int i = 0; i < n; i++) {
         int seq = b->seq ? b->seq[i] : 0, pos = b->pos[i];
-        rope(c->q + (size_t)i * m->n_embd, m->n_head, m->head_dim, pos, m->rope_freq_base, m->rope_neox);
-        rope(c->k + (size_t)i * c->kv_dim, m->n_head_kv, m->head_dim, pos, m->rope_freq_base, m->rope_neox);
+        const float *cs = c->rope_cs + (size_t)i * m->head_dim;
+        rope(c->q + (size_t)i * m->n_embd, m->n_head, m->head_dim, cs, m->rope_neox);
+        rope(c->k + (size_t)i * c->kv_dim, m->n_head_kv, m->head_dim, cs, m->rope_neox);
         memcpy(kv_row(c, c->k_cache, seq, il, pos), c->k + (size_t)i * c->kv_dim, c->kv_dim * sizeof(float));
         memcpy(kv_row(c, c->v_cache, seq, il, pos), c->v + (size_t)i * c->kv_dim, c->kv_dim * sizeof(float));
     }
@@ -899,6 +925,7 @@ int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logit
     if (!validate_batch(c, b, err, err_len)) return -1;
     double t0 = now_seconds();
     embed(c, b);
+    rope_angles(c, b);
     for (int il = 0; il < c->m->n_layer; il++) {
         attention_block(c, t, b, il);
         ffn_block(c, t, b->n_tokens, il);
