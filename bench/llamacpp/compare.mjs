@@ -2,6 +2,10 @@
 //
 //   node bench/llamacpp/compare.mjs --aio build/aio --modules DIR/node_modules [--rounds 3]
 //        [--decode 64] [--prefill 128] [--threads 2] [--json] MODEL.gguf...
+//   node bench/llamacpp/compare.mjs --aio build/aio --llama-bench PATH/llama-bench ... MODEL.gguf...
+//
+// llama.cpp is either the npm build through bench.mjs (--modules) or a llama-bench binary built
+// from source (--llama-bench; `tg N` and `pp P`, one repetition per round after its warm-up).
 //
 // For each round and each model it runs, back to back, `aio bench decode`, llama.cpp's decode
 // (bench.mjs), `aio bench prefill` and llama.cpp's prefill, and keeps the best of the rounds
@@ -17,12 +21,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 function usage(msg) {
   if (msg) process.stderr.write(`compare.mjs: ${msg}\n`);
   process.stderr.write('usage: node bench/llamacpp/compare.mjs --aio AIO --modules DIR [--rounds R] [--decode N]\n' +
-                       '       [--prefill P] [--threads T] [--json] MODEL.gguf...\n');
+                       '       [--prefill P] [--threads T] [--llama-bench PATH] [--json] MODEL.gguf...\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { aio: 'build/aio', modules: null, rounds: 3, decode: 64, prefill: 128, threads: 2, json: false, models: [] };
+  const o = { aio: 'build/aio', modules: null, llamaBench: null, rounds: 3, decode: 64, prefill: 128, threads: 2, json: false, models: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -34,6 +38,7 @@ function parseArgs(argv) {
     switch (a) {
       case '--aio': o.aio = val(); break;
       case '--modules': o.modules = val(); break;
+      case '--llama-bench': o.llamaBench = val(); break;
       case '--rounds': o.rounds = int(); break;
       case '--decode': o.decode = int(); break;
       case '--prefill': o.prefill = int(); break;
@@ -56,7 +61,17 @@ function runJson(cmd, args) {
   return JSON.parse(line);
 }
 
+function llamaBench(o, model, what) {
+  const args = ['-m', model, '-t', String(o.threads), '-r', '1', '-o', 'json',
+                '-n', what === 'decode' ? String(o.decode) : '0', '-p', what === 'prefill' ? String(o.prefill) : '0'];
+  const out = execFileSync(o.llamaBench, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const rows = JSON.parse(out);
+  const tps = rows.length ? rows[rows.length - 1].avg_ts : 0;
+  return what === 'decode' ? { decode_tok_s: tps } : { prefill_tok_s: tps };
+}
+
 function llama(o, model, what) {
+  if (o.llamaBench) return llamaBench(o, model, what);
   const args = [join(here, 'bench.mjs'), '--model', model, '--threads', String(o.threads), '--repeat', '1', '--json',
                 '--decode', what === 'decode' ? String(o.decode) : '0', '--prefill', what === 'prefill' ? String(o.prefill) : '0'];
   if (o.modules) args.push('--modules', o.modules);
