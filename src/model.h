@@ -10,11 +10,12 @@
 
 #include "aion.h"
 
-/* Width of one cached key (or value) row: n_head_kv * head_dim floats. */
-int model_kv_dim(const aion_ctx *c);
+int model_head_dim(const aion_ctx *c);
+int model_n_head_kv(const aion_ctx *c);
 int model_n_layer(const aion_ctx *c);
-/* Key / value row of layer il at position pos of sequence seq (pos < aion_kv_len). */
-const float *model_kv_key(const aion_ctx *c, int seq, int il, int pos);
-const float *model_kv_value(const aion_ctx *c, int seq, int il, int pos);
+/* Key / value of KV head kv_head in layer il at position pos of sequence seq (pos < aion_kv_len):
+ * head_dim floats. */
+const float *model_kv_key(const aion_ctx *c, int seq, int il, int kv_head, int pos);
+const float *model_kv_value(const aion_ctx *c, int seq, int il, int kv_head, int pos);
 
 #endif

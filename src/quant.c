@@ -553,3 +553,25 @@ void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t str
 #endif
     for (int j = 0; j < n_rows; j++) quant_axpy_f32(y, w[j], rows + stride * (size_t)j, n);
 }
+
+float quant_max_f32(const float *x, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512) return quant_max_f32_avx512(x, n);
+#endif
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > m) m = x[i];
+    return m;
+}
+
+float quant_exp_f32(float *x, int64_t n, float scale, float shift) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512) return quant_exp_f32_avx512(x, n, scale, shift);
+#endif
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] * scale - shift);
+        sum += x[i];
+    }
+    return sum;
+}

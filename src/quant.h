@@ -105,9 +105,14 @@ void quant_matmul_packed(int wtype, const void *packed, int64_t n_cols, const vo
 float quant_dot_f32(const float *a, const float *b, int64_t n);
 void quant_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a*x */
 /* Attention over a run of cached rows (row j at rows + j * stride): scores[j] = dot(q, row j),
- * and y += sum_j w[j] * row j, in row order (each element's additions in the same order as
- * n_rows calls of quant_axpy_f32). One call per run keeps q and y in registers. */
+ * and y += sum_j w[j] * row j (in a fixed order for given n_rows: the same bits every time).
+ * One call per run keeps q and y in registers. */
 void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
 void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
+/* Softmax pieces for attention: the largest of x[0, n) (-inf when n is 0), and
+ * x[i] = exp(x[i] * scale - shift) for shifts that keep every argument <= 0, returning the sum of
+ * the new x. The AVX-512 exp is within 2 ulp of expf. */
+float quant_max_f32(const float *x, int64_t n);
+float quant_exp_f32(float *x, int64_t n, float scale, float shift);
 
 #endif

@@ -29,6 +29,7 @@
 #if QUANT_HAVE_X86_KERNELS
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -602,33 +603,73 @@ ALWAYS_INLINE __mmask16 vec_mask(int v, int nv, __mmask16 tail) { return v == nv
 
 /* NV (vectors per row) is a constant at the specialised call sites, so the arrays below are
  * registers; a stack array would put a store-to-load round trip into every FMA chain. */
+/* The sums of 16 vectors, acc[j]'s in lane j: four rounds of pairwise shuffles and adds (45
+ * operations, under 3 per row, where a reduce_add per row takes 8), which leave the rows in
+ * lanes 0 2 1 3 8 10 9 11 4 6 5 7 12 14 13 15; a self-inverse permutation puts them in order. */
+ALWAYS_INLINE __m512 sum16(const __m512 acc[16]) {
+    __m512 v[8], w[4], x[2];
+    for (int j = 0; j < 8; j++) /* 128-bit quarters: row j in 0-1, row j+8 in 2-3 */
+        v[j] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[j], acc[j + 8], 0x44), _mm512_shuffle_f32x4(acc[j], acc[j + 8], 0xEE));
+    for (int j = 0; j < 4; j++) /* one quarter per row: j, j+8, j+4, j+12 */
+        w[j] = _mm512_add_ps(_mm512_shuffle_f32x4(v[j], v[j + 4], 0x88), _mm512_shuffle_f32x4(v[j], v[j + 4], 0xDD));
+    for (int j = 0; j < 2; j++) /* two lanes per row in each quarter */
+        x[j] = _mm512_add_ps(_mm512_shuffle_ps(w[j], w[j + 2], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(w[j], w[j + 2], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 y = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15), y);
+}
+
+/* NV (vectors per row) is a constant at the specialised call sites, so the arrays below are
+ * registers; a stack array would put a store-to-load round trip into every FMA chain. Rows go
+ * 16 at a time, one accumulator each, summed together by sum16. */
 ALWAYS_INLINE void dot_rows(const float *q, const float *rows, size_t stride, int n_rows, const int NV,
                             __mmask16 tail, float *scores) {
     __m512 qv[MAX_HEAD_VECS];
     for (int v = 0; v < NV; v++) qv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), q + 16 * v);
-    for (int j = 0; j < n_rows; j++) {
-        const float *row = rows + stride * (size_t)j;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        for (int v = 0; v < NV; v++) {
-            __m512 k = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v);
-            if (v % 2) acc1 = _mm512_fmadd_ps(qv[v], k, acc1);
-            else acc0 = _mm512_fmadd_ps(qv[v], k, acc0);
+    int j = 0;
+    for (; j + 16 <= n_rows; j += 16) {
+        __m512 acc[16];
+        for (int i = 0; i < 16; i++) {
+            const float *row = rows + stride * (size_t)(j + i);
+            acc[i] = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
+            for (int v = 1; v < NV; v++)
+                acc[i] = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc[i]);
         }
-        scores[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        _mm512_storeu_ps(scores + j, sum16(acc));
+    }
+    for (; j < n_rows; j++) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 acc = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
+        for (int v = 1; v < NV; v++)
+            acc = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc);
+        scores[j] = _mm512_reduce_add_ps(acc);
     }
 }
 
 ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t stride, int n_rows, const int NV,
                              __mmask16 tail) {
-    __m512 yv[MAX_HEAD_VECS];
-    for (int v = 0; v < NV; v++) yv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v);
-    for (int j = 0; j < n_rows; j++) {
+    /* even and odd rows into separate sums: one chain of FMAs per vector made a row wait for the
+     * previous row's FMA latency (4 vectors per row, head size 64) */
+    __m512 yv[MAX_HEAD_VECS], odd[MAX_HEAD_VECS];
+    for (int v = 0; v < NV; v++) yv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v), odd[v] = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 2 <= n_rows; j += 2) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 a = _mm512_set1_ps(w[j]), b = _mm512_set1_ps(w[j + 1]);
+        for (int v = 0; v < NV; v++) {
+            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), yv[v]);
+            odd[v] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + stride + 16 * v), odd[v]);
+        }
+    }
+    if (j < n_rows) {
         const float *row = rows + stride * (size_t)j;
         __m512 a = _mm512_set1_ps(w[j]);
         for (int v = 0; v < NV; v++)
             yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), yv[v]);
     }
-    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), yv[v]);
+    for (int v = 0; v < NV; v++)
+        _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), _mm512_add_ps(yv[v], odd[v]));
 }
 
 void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
@@ -653,6 +694,53 @@ void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, siz
         for (int j = 0; j < n_rows; j++) quant_axpy_f32_avx512(y, w[j], rows + stride * (size_t)j, n);
         break;
     }
+}
+
+/* ---- softmax pieces ---- */
+
+float quant_max_f32_avx512(const float *x, int64_t n) {
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    if (i < n) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, (__mmask16)((1u << (n - i)) - 1), x + i));
+    return _mm512_reduce_max_ps(m);
+}
+
+/* e^v for v <= 0 (attention weights): v = k ln2 + r with |r| <= ln2/2, e^r by a degree-6
+ * polynomial (Cephes' expf coefficients, within 2 ulp of expf), then scaled by 2^k, which
+ * vscalefps takes to 0 below the float range. */
+ALWAYS_INLINE __m512 exp_nonpos(__m512 v) {
+    v = _mm512_max_ps(v, _mm512_set1_ps(-104.0f)); /* e^-104 is 0 in float; keeps k in range */
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), v);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, k);
+}
+
+float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift) {
+    const __m512 vs = _mm512_set1_ps(scale), vh = _mm512_set1_ps(shift);
+    __m512 sum = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), vh));
+        _mm512_storeu_ps(x + i, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs), vh));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, e));
+    }
+    return _mm512_reduce_add_ps(sum);
 }
 
 #endif

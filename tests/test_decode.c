@@ -173,12 +173,13 @@ static void test_batch_invariance(engine *e, const char *name) {
 }
 
 static bool kv_equal(const aion_ctx *a, int sa, const aion_ctx *b, int sb, int len) {
-    size_t bytes = (size_t)model_kv_dim(a) * sizeof(float);
+    size_t bytes = (size_t)model_head_dim(a) * sizeof(float);
     for (int il = 0; il < model_n_layer(a); il++)
-        for (int p = 0; p < len; p++)
-            if (memcmp(model_kv_key(a, sa, il, p), model_kv_key(b, sb, il, p), bytes) ||
-                memcmp(model_kv_value(a, sa, il, p), model_kv_value(b, sb, il, p), bytes))
-                return false;
+        for (int h = 0; h < model_n_head_kv(a); h++)
+            for (int p = 0; p < len; p++)
+                if (memcmp(model_kv_key(a, sa, il, h, p), model_kv_key(b, sb, il, h, p), bytes) ||
+                    memcmp(model_kv_value(a, sa, il, h, p), model_kv_value(b, sb, il, h, p), bytes))
+                    return false;
     return true;
 }
 
