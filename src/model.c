@@ -486,6 +486,7 @@ struct aion_ctx {
     size_t act_row_bytes;
     int8_t *want;              /* per token of the current batch */
     int *logit_rows;           /* batch index of each logits row */
+    int *run_start;            /* attention's runs of one sequence's tokens (attn_runs), n_batch + 1 */
     aion_ctx_stats stats;
 };
 
@@ -538,8 +539,9 @@ aion_ctx *aion_ctx_new(const aion_model *m, const aion_ctx_params *p, char *err,
     c->act = malloc(nb * c->act_row_bytes + 64);
     c->want = malloc(nb);
     c->logit_rows = malloc(nb * sizeof(int));
+    c->run_start = malloc((nb + 1) * sizeof(int));
     if (!c->k_cache || !c->v_cache || !c->kv_len || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
-        !c->attn_out || !c->hb || !c->hb2 || !c->rope_cs || !c->act || !c->want || !c->logit_rows)
+        !c->attn_out || !c->hb || !c->hb2 || !c->rope_cs || !c->act || !c->want || !c->logit_rows || !c->run_start)
         goto oom;
     return c;
 oom:
@@ -566,6 +568,7 @@ void aion_ctx_free(aion_ctx *c) {
     free(c->act);
     free(c->want);
     free(c->logit_rows);
+    free(c->run_start);
     free(c);
 }
 
@@ -776,70 +779,99 @@ static void rope(float *vec, int n_heads, int head_dim, const float *cs, bool ne
 typedef struct attn_task {
     aion_ctx *c;
     const aion_batch *b;
-    int il;
+    int il, n_runs;
 } attn_task;
 
 #define ATTN_CHUNK 256
 #define ATTN_MAX_GROUP 16 /* query heads attended together; larger groups are split */
+#define ATTN_MAX_RUN 8    /* batch tokens of one sequence attended together */
 
-/* Query heads [h0, h0 + n_q) of one KV head over their sequence's cache, softmax computed chunk
- * by chunk with a running maximum per head so no score buffer of context length is needed.
- * The heads take each chunk in turn while its keys and values are in L2: head by head over the
- * whole cache, each KV byte came from L3 or memory once per query head (8 times for TinyLlama),
- * which doubled decode time at 2000 tokens of context. */
-static void attend_group(const aion_ctx *c, int il, int seq, int pos, const float *q, float *out, int kv_head,
-                         int n_q) {
-    const aion_model *m = c->m;
-    int hd = m->head_dim;
-    float scale = 1.0f / sqrtf((float)hd);
-    float scores[ATTN_CHUNK], run_max[ATTN_MAX_GROUP], run_sum[ATTN_MAX_GROUP];
-    for (int h = 0; h < n_q; h++) run_max[h] = -INFINITY, run_sum[h] = 0;
-    memset(out, 0, (size_t)n_q * hd * sizeof *out);
-    int n_keys = pos + 1;
-    for (int k0 = 0; k0 < n_keys; k0 += ATTN_CHUNK) {
-        int nk = n_keys - k0 < ATTN_CHUNK ? n_keys - k0 : ATTN_CHUNK;
-        const float *keys = kv_head_row(c, c->k_cache, seq, il, kv_head, k0);
-        const float *vals = kv_head_row(c, c->v_cache, seq, il, kv_head, k0);
-        for (int h = 0; h < n_q; h++) {
-            float *out_h = out + (size_t)h * hd;
-            quant_dot_rows_f32(q + (size_t)h * hd, keys, (size_t)hd, nk, hd, scores);
-            float chunk_max = quant_max_f32(scores, nk) * scale; /* scale > 0: the max of the scaled */
-            float new_max = chunk_max > run_max[h] ? chunk_max : run_max[h];
-            float rescale = expf(run_max[h] - new_max);
-            if (rescale != 1.0f) {
-                for (int d = 0; d < hd; d++) out_h[d] *= rescale;
-                run_sum[h] *= rescale;
-            }
-            run_max[h] = new_max;
-            run_sum[h] += quant_exp_f32(scores, nk, scale, new_max); /* now the weights of the values */
-            quant_axpy_rows_f32(out_h, scores, vals, (size_t)hd, nk, hd);
-        }
+/* The softmax state of one query (token, head) while its keys stream by in chunks: a running
+ * maximum and sum, so no score buffer of context length is needed; out holds the weighted sum. */
+typedef struct attn_state {
+    float run_max, run_sum;
+} attn_state;
+
+static void attend_chunk(attn_state *st, const float *q, float *out, const float *keys, const float *vals, int nk,
+                         int hd, float scale, float *scores) {
+    quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
+    float chunk_max = quant_max_f32(scores, nk) * scale; /* scale > 0: the max of the scaled */
+    float new_max = chunk_max > st->run_max ? chunk_max : st->run_max;
+    float rescale = expf(st->run_max - new_max);
+    if (rescale != 1.0f) {
+        for (int d = 0; d < hd; d++) out[d] *= rescale;
+        st->run_sum *= rescale;
     }
-    for (int h = 0; h < n_q; h++) {
-        float inv = 1.0f / run_sum[h];
-        for (int d = 0; d < hd; d++) out[(size_t)h * hd + d] *= inv;
-    }
+    st->run_max = new_max;
+    st->run_sum += quant_exp_f32(scores, nk, scale, new_max); /* now the weights of the values */
+    quant_axpy_rows_f32(out, scores, vals, (size_t)hd, nk, hd);
 }
 
-/* Jobs are (token, KV head, slice of its query heads), so threads split the work evenly while
- * each job reads its keys and values once. */
+/* Batch tokens [t0, t0 + n_tok) of one sequence (consecutive positions) x query heads
+ * [h0, h0 + n_q) of one KV head. Every query takes each chunk of keys and values in turn while
+ * it is in L2, so the chunk comes from memory once for the whole run and group: head by head
+ * over the whole cache, each KV byte came from L3 or memory once per query head (8 times for
+ * TinyLlama), which doubled decode time at 2000 tokens of context. Each query sees the same
+ * chunks and operations as it would alone, so a batch gives the bits of token-by-token. */
+static void attend_run(const aion_ctx *c, const aion_batch *b, int il, int t0, int n_tok, int kv_head, int h0, int n_q) {
+    const aion_model *m = c->m;
+    int hd = m->head_dim, seq = b->seq ? b->seq[t0] : 0;
+    float scale = 1.0f / sqrtf((float)hd);
+    float scores[ATTN_CHUNK];
+    attn_state st[ATTN_MAX_RUN][ATTN_MAX_GROUP];
+    for (int i = 0; i < n_tok; i++) {
+        for (int h = 0; h < n_q; h++) st[i][h] = (attn_state){-INFINITY, 0};
+        memset(c->attn_out + (size_t)(t0 + i) * m->n_embd + (size_t)h0 * hd, 0, (size_t)n_q * hd * sizeof(float));
+    }
+    int n_keys = b->pos[t0 + n_tok - 1] + 1;
+    for (int k0 = 0; k0 < n_keys; k0 += ATTN_CHUNK) {
+        const float *keys = kv_head_row(c, c->k_cache, seq, il, kv_head, k0);
+        const float *vals = kv_head_row(c, c->v_cache, seq, il, kv_head, k0);
+        for (int i = 0; i < n_tok; i++) {
+            int nk = b->pos[t0 + i] + 1 - k0;
+            if (nk <= 0) continue;
+            if (nk > ATTN_CHUNK) nk = ATTN_CHUNK;
+            for (int h = 0; h < n_q; h++) {
+                size_t off = (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
+                attend_chunk(&st[i][h], c->q + off, c->attn_out + off, keys, vals, nk, hd, scale, scores);
+            }
+        }
+    }
+    for (int i = 0; i < n_tok; i++)
+        for (int h = 0; h < n_q; h++) {
+            float inv = 1.0f / st[i][h].run_sum, *out = c->attn_out + (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
+            for (int d = 0; d < hd; d++) out[d] *= inv;
+        }
+}
+
+/* Jobs are (run of a sequence's tokens, KV head, slice of its query heads), dealt out round
+ * robin: later runs of a prefill attend to more keys, and contiguous halves left one thread
+ * with most of the work. */
 static void attn_worker(void *arg, int ith, int nth) {
     const attn_task *at = arg;
     aion_ctx *c = at->c;
     const aion_model *m = c->m;
     int group = m->n_head / m->n_head_kv;
     int slices = (group + ATTN_MAX_GROUP - 1) / ATTN_MAX_GROUP, per_slice = (group + slices - 1) / slices;
-    int64_t lo, hi;
-    tp_split((int64_t)at->b->n_tokens * m->n_head_kv * slices, ith, nth, 1, &lo, &hi);
-    for (int64_t job = lo; job < hi; job++) {
-        int t = (int)(job / ((int64_t)m->n_head_kv * slices)), rest = (int)(job % ((int64_t)m->n_head_kv * slices));
-        int kv_head = rest / slices, h0 = kv_head * group + (rest % slices) * per_slice;
-        int n_q = kv_head * group + group - h0 < per_slice ? kv_head * group + group - h0 : per_slice;
-        int seq = at->b->seq ? at->b->seq[t] : 0;
-        const float *q = c->q + (size_t)t * m->n_embd + (size_t)h0 * m->head_dim;
-        float *out = c->attn_out + (size_t)t * m->n_embd + (size_t)h0 * m->head_dim;
-        attend_group(c, at->il, seq, at->b->pos[t], q, out, kv_head, n_q);
+    int per_run = m->n_head_kv * slices;
+    for (int job = ith; job < at->n_runs * per_run; job += nth) {
+        int r = job / per_run, kv_head = job % per_run / slices, slice = job % slices;
+        int h0 = kv_head * group + slice * per_slice, end = kv_head * group + group;
+        int t0 = c->run_start[r];
+        attend_run(c, at->b, at->il, t0, c->run_start[r + 1] - t0, kv_head, h0, end - h0 < per_slice ? end - h0 : per_slice);
     }
+}
+
+/* Split the batch into runs of consecutive tokens of one sequence, at most ATTN_MAX_RUN long. */
+static int attn_runs(aion_ctx *c, const aion_batch *b) {
+    int n_runs = 0;
+    for (int i = 0; i < b->n_tokens; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        bool same = i > 0 && (b->seq ? b->seq[i - 1] : 0) == seq && i - c->run_start[n_runs - 1] < ATTN_MAX_RUN;
+        if (!same) c->run_start[n_runs++] = i;
+    }
+    c->run_start[n_runs] = b->n_tokens;
+    return n_runs;
 }
 
 static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, int il) {
@@ -862,7 +894,7 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
             memcpy(kv_head_row(c, c->v_cache, seq, il, h, pos), c->v + off, m->head_dim * sizeof(float));
         }
     }
-    attn_task at = {c, b, il};
+    attn_task at = {c, b, il, attn_runs(c, b)};
     tp_run(t, attn_worker, &at);
     matmul_residual(c, t, &L->wo, c->attn_out, n, c->xb2, c->x);
 }

@@ -33,6 +33,9 @@
 #include <string.h>
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* Loops over register arrays must unroll completely, or the array lives on the stack with a
+ * store and reload around every FMA: GCC 12 stops by itself at 4 x 64-byte elements or so. */
+#define UNROLL _Pragma("GCC unroll 16")
 
 #define ROW_TILE 4
 /* Float weights at one or two tokens are bound by how many rows stream at once, not by the
@@ -597,7 +600,7 @@ void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
 
 /* ---- attention runs: q and y stay in registers over all rows ---- */
 
-#define MAX_HEAD_VECS 16 /* head size 256 */
+#define MAX_HEAD_VECS 8 /* head size 128: the sizes specialised below (arrays of registers) */
 
 ALWAYS_INLINE __mmask16 vec_mask(int v, int nv, __mmask16 tail) { return v == nv - 1 ? tail : (__mmask16)0xFFFF; }
 
@@ -608,11 +611,11 @@ ALWAYS_INLINE __mmask16 vec_mask(int v, int nv, __mmask16 tail) { return v == nv
  * lanes 0 2 1 3 8 10 9 11 4 6 5 7 12 14 13 15; a self-inverse permutation puts them in order. */
 ALWAYS_INLINE __m512 sum16(const __m512 acc[16]) {
     __m512 v[8], w[4], x[2];
-    for (int j = 0; j < 8; j++) /* 128-bit quarters: row j in 0-1, row j+8 in 2-3 */
+    UNROLL for (int j = 0; j < 8; j++) /* 128-bit quarters: row j in 0-1, row j+8 in 2-3 */
         v[j] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[j], acc[j + 8], 0x44), _mm512_shuffle_f32x4(acc[j], acc[j + 8], 0xEE));
-    for (int j = 0; j < 4; j++) /* one quarter per row: j, j+8, j+4, j+12 */
+    UNROLL for (int j = 0; j < 4; j++) /* one quarter per row: j, j+8, j+4, j+12 */
         w[j] = _mm512_add_ps(_mm512_shuffle_f32x4(v[j], v[j + 4], 0x88), _mm512_shuffle_f32x4(v[j], v[j + 4], 0xDD));
-    for (int j = 0; j < 2; j++) /* two lanes per row in each quarter */
+    UNROLL for (int j = 0; j < 2; j++) /* two lanes per row in each quarter */
         x[j] = _mm512_add_ps(_mm512_shuffle_ps(w[j], w[j + 2], _MM_SHUFFLE(1, 0, 1, 0)),
                              _mm512_shuffle_ps(w[j], w[j + 2], _MM_SHUFFLE(3, 2, 3, 2)));
     __m512 y = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
@@ -626,14 +629,14 @@ ALWAYS_INLINE __m512 sum16(const __m512 acc[16]) {
 ALWAYS_INLINE void dot_rows(const float *q, const float *rows, size_t stride, int n_rows, const int NV,
                             __mmask16 tail, float *scores) {
     __m512 qv[MAX_HEAD_VECS];
-    for (int v = 0; v < NV; v++) qv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), q + 16 * v);
+    UNROLL for (int v = 0; v < NV; v++) qv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), q + 16 * v);
     int j = 0;
     for (; j + 16 <= n_rows; j += 16) {
         __m512 acc[16];
-        for (int i = 0; i < 16; i++) {
-            const float *row = rows + stride * (size_t)(j + i);
+        const float *row = rows + stride * (size_t)j;
+        UNROLL for (int i = 0; i < 16; i++, row += stride) {
             acc[i] = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
-            for (int v = 1; v < NV; v++)
+            UNROLL for (int v = 1; v < NV; v++)
                 acc[i] = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc[i]);
         }
         _mm512_storeu_ps(scores + j, sum16(acc));
@@ -641,7 +644,7 @@ ALWAYS_INLINE void dot_rows(const float *q, const float *rows, size_t stride, in
     for (; j < n_rows; j++) {
         const float *row = rows + stride * (size_t)j;
         __m512 acc = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
-        for (int v = 1; v < NV; v++)
+        UNROLL for (int v = 1; v < NV; v++)
             acc = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc);
         scores[j] = _mm512_reduce_add_ps(acc);
     }
@@ -651,25 +654,25 @@ ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t
                              __mmask16 tail) {
     /* even and odd rows into separate sums: one chain of FMAs per vector made a row wait for the
      * previous row's FMA latency (4 vectors per row, head size 64) */
-    __m512 yv[MAX_HEAD_VECS], odd[MAX_HEAD_VECS];
-    for (int v = 0; v < NV; v++) yv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v), odd[v] = _mm512_setzero_ps();
-    int j = 0;
-    for (; j + 2 <= n_rows; j += 2) {
-        const float *row = rows + stride * (size_t)j;
-        __m512 a = _mm512_set1_ps(w[j]), b = _mm512_set1_ps(w[j + 1]);
-        for (int v = 0; v < NV; v++) {
-            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), yv[v]);
-            odd[v] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + stride + 16 * v), odd[v]);
+    __m512 ye[MAX_HEAD_VECS], yo[MAX_HEAD_VECS];
+    UNROLL for (int v = 0; v < NV; v++) {
+        ye[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v);
+        yo[v] = _mm512_setzero_ps();
+    }
+    const float *row = rows;
+    for (int j = 0; j + 2 <= n_rows; j += 2, row += 2 * stride) {
+        const __m512 a = _mm512_set1_ps(w[j]), b = _mm512_set1_ps(w[j + 1]);
+        UNROLL for (int v = 0; v < NV; v++) {
+            ye[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), ye[v]);
+            yo[v] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + stride + 16 * v), yo[v]);
         }
     }
-    if (j < n_rows) {
-        const float *row = rows + stride * (size_t)j;
-        __m512 a = _mm512_set1_ps(w[j]);
-        for (int v = 0; v < NV; v++)
-            yv[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), yv[v]);
+    if (n_rows % 2) {
+        const __m512 a = _mm512_set1_ps(w[n_rows - 1]);
+        UNROLL for (int v = 0; v < NV; v++)
+            ye[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), ye[v]);
     }
-    for (int v = 0; v < NV; v++)
-        _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), _mm512_add_ps(yv[v], odd[v]));
+    UNROLL for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), _mm512_add_ps(ye[v], yo[v]));
 }
 
 void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
