@@ -106,14 +106,14 @@ void quant_act_prepare_q_avx512(int wtype, const float *x, uint8_t *act, int64_t
 ALWAYS_INLINE void group_scales(const uint8_t *const *row, size_t off0, size_t off1, const int R,
                                 __m512 wd[ROW_TILE]) {
     uint64_t packed[2] = {0, 0};
-    for (int i = 0; i < R; i++) {
+    UNROLL for (int i = 0; i < R; i++) {
         uint64_t pair = load_u16(row[i] + off0) | (uint32_t)load_u16(row[i] + off1) << 16;
         packed[i / 2] |= pair << (32 * (i % 2));
     }
     __m128i halves = _mm_set_epi64x((long long)packed[1], (long long)packed[0]);
     __m512 d = _mm512_castps256_ps512(_mm256_cvtph_ps(halves));
     const __m512i pair_lanes = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    for (int i = 0; i < R; i++)
+    UNROLL for (int i = 0; i < R; i++)
         wd[i] = _mm512_permutexvar_ps(_mm512_add_epi32(pair_lanes, _mm512_set1_epi32(2 * i)), d);
 }
 
@@ -158,11 +158,11 @@ ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
 /* One pair of blocks (b, b+1) of R rows into the tile's accumulators, for each of T tokens. */
 ALWAYS_INLINE void q_accumulate(const act_ptrs *x, int64_t b, const __m512i *wq, const __m512 *wd,
                                 __m512 acc[ROW_TILE][TOK_TILE], const int R, const int T) {
-    for (int t = 0; t < T; t++) {
+    UNROLL for (int t = 0; t < T; t++) {
         __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
         __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
         __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
-        for (int i = 0; i < R; i++) {
+        UNROLL for (int i = 0; i < R; i++) {
             __m512i dot = _mm512_dpbusd_epi32(xc, wq[i], xq);
             acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
         }
@@ -177,10 +177,10 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     const uint8_t *row[ROW_TILE];
     act_ptrs x[TOK_TILE];
     __m512 acc[ROW_TILE][TOK_TILE];
-    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
-    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
-    for (int i = 0; i < R; i++)
-        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    UNROLL for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
+    UNROLL for (int i = 0; i < R; i++)
+        UNROLL for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
     /* the group after next, as f_tile */
     const int pf_lines = (int)((2 * bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
@@ -192,15 +192,15 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         const int64_t b1 = b + 1 < nb ? b + 1 : b;
         __m512i wq[ROW_TILE];
         __m512 wd[ROW_TILE];
-        for (int i = 0; i < R; i++) {
+        UNROLL for (int i = 0; i < R; i++) {
             const uint8_t *p0 = row[i] + bb * b, *p1 = row[i] + bb * b1;
             wq[i] = wtype == AION_DT_Q8_0 ? pair_q8_0(p0, p1) : pair_q4_0(p0, p1);
         }
         group_scales(row, bb * b, bb * b1, R, wd);
         q_accumulate(x, b, wq, wd, acc, R, T);
     }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+    UNROLL for (int t = 0; t < T; t++)
+        UNROLL for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
 }
 
 /* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
@@ -230,9 +230,9 @@ ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
 ALWAYS_INLINE void packed_store(const quant_mm *m, int64_t group, const __m512 *acc, int t0, const int T) {
     const int64_t row0 = group * QUANT_PACK_ROWS;
     __mmask16 keep = 0;
-    for (int i = 0; i < QUANT_PACK_ROWS; i++)
+    UNROLL for (int i = 0; i < QUANT_PACK_ROWS; i++)
         if (row0 + i >= m->r0 && row0 + i < m->r1) keep |= (__mmask16)(1u << i);
-    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
+    UNROLL for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
 }
 
 /* Rows of group g x tokens [t0, t0+T). A block's integer dot is exact in each lane, started at
@@ -248,18 +248,18 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
                                              (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
+    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
         if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
-        for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
-        for (int c = 0; c < 8; c++) {
+        UNROLL for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
+        UNROLL for (int c = 0; c < 8; c++) {
             __m512i w = packed_chunk(wtype, step + 32, c);
-            for (int t = 0; t < T; t++)
+            UNROLL for (int t = 0; t < T; t++)
                 dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(load_i32(x[t].q + 32 * b + 4 * c)));
         }
-        for (int t = 0; t < T; t++)
+        UNROLL for (int t = 0; t < T; t++)
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t].scale[8 * b])), acc[t]);
     }
     packed_store(m, group, acc, t0, T);
@@ -279,31 +279,31 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
                                              (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
+    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
         if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
-        for (int p = 0; p < 4; p++) {
+        UNROLL for (int p = 0; p < 4; p++) {
             const int64_t b = 8 * sb + 2 * p; /* act block of sub-block 2p; b + 1 that of 2p + 1 */
             __m512i dot[2][PACK_TOK_TILE];
-            for (int t = 0; t < T; t++) dot[0][t] = dot[1][t] = _mm512_setzero_si512();
-            for (int c = 0; c < 8; c++) {
+            UNROLL for (int t = 0; t < T; t++) dot[0][t] = dot[1][t] = _mm512_setzero_si512();
+            UNROLL for (int c = 0; c < 8; c++) {
                 __m512i v = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + 64 * (8 * p + c));
                 __m512i w[2] = {_mm512_and_si512(v, low4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low4)};
-                for (int t = 0; t < T; t++)
-                    for (int h = 0; h < 2; h++)
+                UNROLL for (int t = 0; t < T; t++)
+                    UNROLL for (int h = 0; h < 2; h++)
                         dot[h][t] = _mm512_dpbusd_epi32(dot[h][t], w[h],
                                                         _mm512_set1_epi32(load_i32(x[t].q + 32 * (b + h) + 4 * c)));
             }
-            for (int h = 0; h < 2; h++) {
+            UNROLL for (int h = 0; h < 2; h++) {
                 const int j = 2 * p + h;
                 __m512 dsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                   _mm_loadu_si128((const __m128i *)(step + 64 + 16 * j)))));
                 __m512 dmn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                      _mm_loadu_si128((const __m128i *)(step + 192 + 16 * j)))));
-                for (int t = 0; t < T; t++) {
+                UNROLL for (int t = 0; t < T; t++) {
                     float xd = x[t].scale[8 * (b + h)];
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[h][t]), _mm512_mul_ps(dsc, _mm512_set1_ps(xd)), acc[t]);
                     acc[t] = _mm512_fmadd_ps(dmn, _mm512_set1_ps(xd * (float)x[t].bcorr[b + h]), acc[t]);
@@ -407,10 +407,10 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     const uint8_t *row[ROW_TILE];
     act_ptrs x[TOK_TILE];
     __m512 acc[ROW_TILE][TOK_TILE];
-    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
-    for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
-    for (int i = 0; i < R; i++)
-        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    UNROLL for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t);
+    UNROLL for (int i = 0; i < R; i++)
+        UNROLL for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
     /* the group after next, as f_tile */
     const int pf_lines = (int)((bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
@@ -419,24 +419,24 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     for (int64_t sb = 0; sb < n_super; sb++) {
         quant_prefetch_step(&pf, pf_lines);
         __m512 f[ROW_TILE];
-        for (int i = 0; i < R; i++) f[i] = k_decode_factors(wtype, row[i] + bb * sb);
-        for (int p = 0; p < 4; p++) {
+        UNROLL for (int i = 0; i < R; i++) f[i] = k_decode_factors(wtype, row[i] + bb * sb);
+        UNROLL for (int p = 0; p < 4; p++) {
             const __m512i lanes = k_lane_index(wtype, p), min_lanes = _mm512_add_epi32(lanes, _mm512_set1_epi32(8));
             __m512i wq[ROW_TILE];
             __m512 wd[ROW_TILE], wm[ROW_TILE];
-            for (int i = 0; i < R; i++) {
+            UNROLL for (int i = 0; i < R; i++) {
                 wq[i] = k_pair_levels(wtype, row[i] + bb * sb, p);
                 wd[i] = _mm512_permutexvar_ps(lanes, f[i]);
                 if (has_min) wm[i] = _mm512_permutexvar_ps(min_lanes, f[i]);
             }
             const int64_t b = 8 * sb + 2 * p; /* first activation block of the pair */
-            for (int t = 0; t < T; t++) {
+            UNROLL for (int t = 0; t < T; t++) {
                 __m512i xq = _mm512_loadu_si512(x[t].q + 32 * b);
                 __m512 xd = _mm512_loadu_ps(x[t].scale + 8 * b);
                 __m512i xc = _mm512_loadu_si512(x[t].corr + 8 * b);
                 /* the min term's activation factor, shared by the tile's rows: d_act * -sum(q_act) */
                 __m512 xmin = has_min ? _mm512_mul_ps(xd, _mm512_cvtepi32_ps(xc)) : _mm512_setzero_ps();
-                for (int i = 0; i < R; i++) {
+                UNROLL for (int i = 0; i < R; i++) {
                     __m512i dot = _mm512_dpbusd_epi32(has_min ? _mm512_setzero_si512() : xc, wq[i], xq);
                     acc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(xd, wd[i]), acc[i][t]);
                     if (has_min) acc[i][t] = _mm512_fmadd_ps(xmin, wm[i], acc[i][t]);
@@ -444,8 +444,8 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
             }
         }
     }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+    UNROLL for (int t = 0; t < T; t++)
+        UNROLL for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
 }
 
 
@@ -470,11 +470,11 @@ ALWAYS_INLINE void f_step(const int wtype, const uint8_t *const *row, const floa
                           const int T) {
     const size_t es = wtype == AION_DT_F32 ? 4 : 2;
     __m512 wv[F_ROW_TILE];
-    for (int i = 0; i < R; i++)
+    UNROLL for (int i = 0; i < R; i++)
         wv[i] = masked ? load_w16_masked(wtype, row[i] + es * col, k) : load_w16(wtype, row[i] + es * col);
-    for (int t = 0; t < T; t++) {
+    UNROLL for (int t = 0; t < T; t++) {
         __m512 xv = masked ? _mm512_maskz_loadu_ps(k, x[t] + col) : _mm512_loadu_ps(x[t] + col);
-        for (int i = 0; i < R; i++) acc[i][t] = _mm512_fmadd_ps(wv[i], xv, acc[i][t]);
+        UNROLL for (int i = 0; i < R; i++) acc[i][t] = _mm512_fmadd_ps(wv[i], xv, acc[i][t]);
     }
 }
 
@@ -483,10 +483,10 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     const uint8_t *row[F_ROW_TILE];
     const float *x[TOK_TILE];
     __m512 acc[F_ROW_TILE][TOK_TILE];
-    for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
-    for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
-    for (int i = 0; i < R; i++)
-        for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
+    UNROLL for (int i = 0; i < R; i++) row[i] = m->w + m->w_row_bytes * (size_t)(r + i);
+    UNROLL for (int t = 0; t < T; t++) x[t] = (const float *)(m->act + m->act_row_bytes * (size_t)(t0 + t));
+    UNROLL for (int i = 0; i < R; i++)
+        UNROLL for (int t = 0; t < T; t++) acc[i][t] = _mm512_setzero_ps();
     /* the group after next: a group's prefetches, issued as it streams, need a whole group's time
      * to land (one group ahead, four tokens of aio-large's f32 matrices took 25% longer) */
     const int pf_lines = (int)((16 * es * R + 63) / 64);
@@ -498,8 +498,8 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         f_step(wtype, row, x, c, 0xFFFF, false, acc, R, T);
     }
     if (c < m->n_cols) f_step(wtype, row, x, c, (__mmask16)((1u << (m->n_cols - c)) - 1), true, acc, R, T);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+    UNROLL for (int t = 0; t < T; t++)
+        UNROLL for (int i = 0; i < R; i++) m->y[(t0 + t) * m->ldy + r + i] = _mm512_reduce_add_ps(acc[i][t]);
 }
 
 
