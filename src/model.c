@@ -636,7 +636,7 @@ static void apply_epilogue(const matmul_task *mt, int64_t r0, int64_t r1) {
         float *y0 = mt->y[0] + (size_t)t * n_rows;
         if (mt->epilogue == EPILOGUE_SWIGLU) {
             const float *y1 = mt->y[1] + (size_t)t * n_rows;
-            for (int64_t r = r0; r < r1; r++) y0[r] = y0[r] / (1.0f + expf(-y0[r])) * y1[r];
+            quant_swiglu_f32(y0 + r0, y1 + r0, r1 - r0);
         } else {
             float *x = mt->residual + (size_t)t * n_rows;
             for (int64_t r = r0; r < r1; r++) x[r] += y0[r];

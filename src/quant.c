@@ -575,3 +575,13 @@ float quant_exp_f32(float *x, int64_t n, float scale, float shift) {
     }
     return sum;
 }
+
+void quant_swiglu_f32(float *g, const float *u, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512) {
+        quant_swiglu_f32_avx512(g, u, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}

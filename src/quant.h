@@ -114,5 +114,7 @@ void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t str
  * the new x. The AVX-512 exp is within 2 ulp of expf. */
 float quant_max_f32(const float *x, int64_t n);
 float quant_exp_f32(float *x, int64_t n, float scale, float shift);
+/* The SwiGLU gate: g[i] = silu(g[i]) * u[i], silu(x) = x / (1 + e^-x). */
+void quant_swiglu_f32(float *g, const float *u, int64_t n);
 
 #endif

@@ -709,11 +709,11 @@ float quant_max_f32_avx512(const float *x, int64_t n) {
     return _mm512_reduce_max_ps(m);
 }
 
-/* e^v for v <= 0 (attention weights): v = k ln2 + r with |r| <= ln2/2, e^r by a degree-6
- * polynomial (Cephes' expf coefficients, within 2 ulp of expf), then scaled by 2^k, which
- * vscalefps takes to 0 below the float range. */
-ALWAYS_INLINE __m512 exp_nonpos(__m512 v) {
-    v = _mm512_max_ps(v, _mm512_set1_ps(-104.0f)); /* e^-104 is 0 in float; keeps k in range */
+/* e^v: v = k ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes' expf
+ * coefficients, within 2 ulp of expf), then scaled by 2^k with vscalefps, which goes to 0
+ * below the float range and to infinity above it. */
+ALWAYS_INLINE __m512 exp_ps(__m512 v) {
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f)); /* keeps k in range */
     __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), v);
@@ -733,17 +733,27 @@ float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift) {
     __m512 sum = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), vh));
+        __m512 e = exp_ps(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), vh));
         _mm512_storeu_ps(x + i, e);
         sum = _mm512_add_ps(sum, e);
     }
     if (i < n) {
         __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-        __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs), vh));
+        __m512 e = exp_ps(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs), vh));
         _mm512_mask_storeu_ps(x + i, k, e);
         sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, e));
     }
     return _mm512_reduce_add_ps(sum);
+}
+
+void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(k, g + i);
+        __m512 silu = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+        _mm512_mask_storeu_ps(g + i, k, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(k, u + i)));
+    }
 }
 
 #endif

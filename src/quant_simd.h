@@ -188,6 +188,7 @@ void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride,
 void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
+void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);
 #endif
 
 #endif

@@ -662,6 +662,57 @@ static void test_attention_rows(void) {
     }
 }
 
+/* The vector max, exp and SwiGLU against libm in double, at every level, over lengths with
+ * ragged tails and arguments from the float range's ends (underflow to 0, overflow of e^-x). */
+static void test_vector_math(void) {
+    enum { MAXN = 70 };
+    const int64_t sizes[] = {0, 1, 15, 16, 17, 33, 70};
+    static float x[MAXN], e[MAXN], g[MAXN], u[MAXN];
+    uint64_t s = 77;
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t n = sizes[k];
+            fill_random(&s, x, MAXN, 60.0f);
+            if (n > 3) x[0] = -150.0f, x[1] = 0.0f, x[2] = 95.0f, x[3] = -87.5f;
+            float want_max = -INFINITY;
+            for (int64_t i = 0; i < n; i++) want_max = x[i] > want_max ? x[i] : want_max;
+            CHECK(quant_max_f32(x, n) == want_max, "%s max n=%lld", LEVEL_NAMES[level], (long long)n);
+            /* e^(x*0.5 - shift) with shift the scaled max: every argument <= 0, as attention uses it */
+            memcpy(e, x, sizeof e);
+            float shift = n ? want_max * 0.5f : 0.0f;
+            float sum = quant_exp_f32(e, n, 0.5f, shift);
+            double want_sum = 0;
+            int bad = 0;
+            for (int64_t i = 0; i < MAXN; i++) {
+                if (i >= n) {
+                    bad += e[i] != x[i]; /* untouched past n */
+                    continue;
+                }
+                double want = exp((double)(x[i] * 0.5f - shift));
+                want_sum += want;
+                bad += !(fabs(e[i] - want) <= 3e-7 * want + 1e-38);
+            }
+            CHECK(bad == 0, "%s exp n=%lld: %d values off", LEVEL_NAMES[level], (long long)n, bad);
+            CHECK(fabs(sum - want_sum) <= 1e-6 * want_sum + 1e-30, "%s exp sum n=%lld: %g vs %g", LEVEL_NAMES[level],
+                  (long long)n, sum, want_sum);
+            fill_random(&s, g, MAXN, 30.0f);
+            fill_random(&s, u, MAXN, 2.0f);
+            if (n > 2) g[0] = -95.0f, g[1] = 95.0f, g[2] = 0.0f;
+            memcpy(e, g, sizeof e);
+            quant_swiglu_f32(e, u, n);
+            bad = 0;
+            for (int64_t i = 0; i < MAXN; i++) {
+                double want = i < n ? g[i] / (1.0 + exp(-(double)g[i])) * u[i] : g[i];
+                bad += !(fabs(e[i] - want) <= 1e-6 * fabs(want) + 1e-30);
+            }
+            CHECK(bad == 0, "%s swiglu n=%lld: %d values off", LEVEL_NAMES[level], (long long)n, bad);
+        }
+        cpu_features_limit(prev);
+    }
+}
+
 static void test_cpu_levels(void) {
     printf("cpu: %s\n", cpu_describe());
     int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
@@ -690,5 +741,6 @@ int main(void) {
     test_batch_invariance();
     test_dot_axpy();
     test_attention_rows();
+    test_vector_math();
     return check_done();
 }
