@@ -206,11 +206,13 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 /* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
 
 /* A tile is 16 rows x up to 4 tokens (4 int + 4 float accumulators; 8 tokens measured slower
- * for batches of 8). A batch streams the next group into L2 through all its passes
- * (quant_prefetch): prefetching 2 KiB ahead in the first pass only left the memory idle in
- * the others. A decode step (one pass) prefetches nothing: one sequential stream, which the
- * hardware prefetchers follow as fast (requesting the next group made it 35% slower). */
+ * for batches of 8). A batch of three tokens or more streams the next group into L2 through
+ * all its passes (quant_prefetch): prefetching 2 KiB ahead in the first pass only left the
+ * memory idle in the others. One or two tokens prefetch nothing: one sequential stream, which
+ * the hardware prefetchers follow faster alone. TinyLlama shape, interleaved, ms with / without:
+ * Q8_0 n=2 30 / 24, n=4 30 / 38; Q4_0 n=3 19 / 24-30, n=4 18 / 33; decode 35% slower with. */
 #define PACK_TOK_TILE 4
+#define PACK_PREFETCH_MIN_TOK 3
 
 /* Chunk c (columns 4c..4c+3) of the 16 rows of a step, unsigned. */
 ALWAYS_INLINE __m512i packed_chunk(const int wtype, const uint8_t *quants, int c) {
@@ -250,7 +252,7 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     __m512 acc[PACK_TOK_TILE];
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
-        if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
+        if (m->n_tok >= PACK_PREFETCH_MIN_TOK) quant_prefetch_step(&pf, pf_lines);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
         UNROLL for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
@@ -282,7 +284,7 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
-        if (m->n_tok >= 2) quant_prefetch_step(&pf, pf_lines);
+        if (m->n_tok >= PACK_PREFETCH_MIN_TOK) quant_prefetch_step(&pf, pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
         UNROLL for (int p = 0; p < 4; p++) {
