@@ -7,10 +7,12 @@
  * forward for all tokens of the batch, which is what makes verification and
  * batching cheap on memory-bound hardware.
  *
- * Weights stay in the mmapped file (quant.c reads the blocks in place); only
- * the small vectors (norms, biases) are copied to F32 at load. The KV cache is
- * F32, one slab per sequence, allocated once for n_ctx tokens; rollback is just
- * a shorter length, since positions past it are overwritten before use.
+ * Weights stay in the mmapped file (quant.c reads the blocks in place, or a
+ * layout repacked once at load where its kernels stream that faster); only the
+ * small vectors (norms, biases) are copied to F32 at load. The KV cache is F32,
+ * one slab per sequence, head-major (each KV head's positions contiguous),
+ * allocated once for n_ctx tokens; rollback is just a shorter length, since
+ * positions past it are overwritten before use.
  *
  * Architectures: `llama` (Llama 2/3, TinyLlama, Mistral: rotary pairs adjacent)
  * and `qwen2` (q/k/v biases, NEOX rotary pairs half a head apart).
