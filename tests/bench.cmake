@@ -3,7 +3,7 @@
 # Included by tests/CMakeLists.txt, it registers ctest bench_smoke, which runs this same file
 # in script mode (a helper .cmake of its own would itself be included as a fragment): synth a
 # tiny random-weight model into the build tree, then `aio bench batch` must print its Markdown
-# table (with the compute floor), `aio bench memory --json` and `aio bench compute --json` their
+# table (with the compute floor and the same-run memory probe), `aio bench memory --json` and `aio bench compute --json` their
 # JSON objects, all exiting 0. The figures are printed
 # for the log, never compared: CI machines are too noisy for speed thresholds.
 
@@ -19,8 +19,8 @@ if(CMAKE_SCRIPT_MODE_FILE)
 
   set(model "${OUT_DIR}/bench-smoke.gguf")
   run_aio(synth synth --dims 2,64,4,2,160,320 --type q8_0 "${model}")
-  run_aio("bench batch" bench batch -m "${model}" -t 2 --runs 3)
-  foreach(expect "| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound |" "| 32 |" "GMAC/s")
+  run_aio("bench batch" bench batch -m "${model}" -t 2 --runs 3 --size 64)
+  foreach(expect "| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound |" "| 32 |" "GMAC/s" "memory probe")
     string(FIND "${out}" "${expect}" at)
     if(at EQUAL -1)
       message(FATAL_ERROR "aio bench batch: output lacks '${expect}'")
