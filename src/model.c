@@ -794,9 +794,9 @@ typedef struct attn_state {
     float run_max, run_sum;
 } attn_state;
 
-static void attend_chunk(attn_state *st, const float *q, float *out, const float *keys, const float *vals, int nk,
-                         int hd, float scale, float *scores) {
-    quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
+/* The running softmax of one query takes a chunk's raw scores: rescale what it has so far to
+ * the new maximum and turn the scores into the weights of the chunk's values. */
+static void softmax_step(attn_state *st, float *out, float *scores, int nk, int hd, float scale) {
     float chunk_max = quant_max_f32(scores, nk) * scale; /* scale > 0: the max of the scaled */
     float new_max = chunk_max > st->run_max ? chunk_max : st->run_max;
     float rescale = expf(st->run_max - new_max);
@@ -806,7 +806,24 @@ static void attend_chunk(attn_state *st, const float *q, float *out, const float
     }
     st->run_max = new_max;
     st->run_sum += quant_exp_f32(scores, nk, scale, new_max); /* now the weights of the values */
+}
+
+static void attend_chunk(attn_state *st, const float *q, float *out, const float *keys, const float *vals, int nk,
+                         int hd, float scale, float *scores) {
+    quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
+    softmax_step(st, out, scores, nk, hd, scale);
     quant_axpy_rows_f32(out, scores, vals, (size_t)hd, nk, hd);
+}
+
+/* Two queries of the same KV head take a chunk in one pass over its keys and one over its values
+ * (each row loaded once for both: the chunk streams from L2, and its loads were the bound). */
+static void attend_chunk2(attn_state *st, const float *q, float *out, size_t q_step, const float *keys,
+                          const float *vals, int nk, int hd, float scale, float *scores) {
+    float *scores_b = scores + ATTN_CHUNK;
+    quant_dot_rows2_f32(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
+    softmax_step(&st[0], out, scores, nk, hd, scale);
+    softmax_step(&st[1], out + q_step, scores_b, nk, hd, scale);
+    quant_axpy_rows2_f32(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
 }
 
 /* Batch tokens [t0, t0 + n_tok) of one sequence (consecutive positions) x query heads
@@ -819,7 +836,7 @@ static void attend_run(const aion_ctx *c, const aion_batch *b, int il, int t0, i
     const aion_model *m = c->m;
     int hd = m->head_dim, seq = b->seq ? b->seq[t0] : 0;
     float scale = 1.0f / sqrtf((float)hd);
-    float scores[ATTN_CHUNK];
+    float scores[2 * ATTN_CHUNK];
     attn_state st[ATTN_MAX_RUN][ATTN_MAX_GROUP];
     for (int i = 0; i < n_tok; i++) {
         for (int h = 0; h < n_q; h++) st[i][h] = (attn_state){-INFINITY, 0};
@@ -833,7 +850,12 @@ static void attend_run(const aion_ctx *c, const aion_batch *b, int il, int t0, i
             int nk = b->pos[t0 + i] + 1 - k0;
             if (nk <= 0) continue;
             if (nk > ATTN_CHUNK) nk = ATTN_CHUNK;
-            for (int h = 0; h < n_q; h++) {
+            int h = 0;
+            for (; h + 2 <= n_q; h += 2) { /* the heads of a run are adjacent in q and attn_out */
+                size_t off = (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
+                attend_chunk2(&st[i][h], c->q + off, c->attn_out + off, (size_t)hd, keys, vals, nk, hd, scale, scores);
+            }
+            if (h < n_q) {
                 size_t off = (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
                 attend_chunk(&st[i][h], c->q + off, c->attn_out + off, keys, vals, nk, hd, scale, scores);
             }

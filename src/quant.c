@@ -554,6 +554,30 @@ void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t str
     for (int j = 0; j < n_rows; j++) quant_axpy_f32(y, w[j], rows + stride * (size_t)j, n);
 }
 
+void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
+                         float *sa, float *sb) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_dot_rows2_f32_avx512(qa, qb, rows, stride, n_rows, sa, sb);
+        return;
+    }
+#endif
+    quant_dot_rows_f32(qa, rows, stride, n_rows, n, sa);
+    quant_dot_rows_f32(qb, rows, stride, n_rows, n, sb);
+}
+
+void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
+                          int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_axpy_rows2_f32_avx512(ya, yb, wa, wb, rows, stride, n_rows);
+        return;
+    }
+#endif
+    quant_axpy_rows_f32(ya, wa, rows, stride, n_rows, n);
+    quant_axpy_rows_f32(yb, wb, rows, stride, n_rows, n);
+}
+
 float quant_max_f32(const float *x, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512) return quant_max_f32_avx512(x, n);

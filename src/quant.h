@@ -109,6 +109,12 @@ void quant_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a*x *
  * One call per run keeps q and y in registers. */
 void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
 void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
+/* The same for two queries over the same rows (two query heads of one KV head), each row read
+ * once for both; the results are those of the single-query calls within float rounding. */
+void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
+                         float *sa, float *sb);
+void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
+                          int n_rows, int64_t n);
 /* Softmax pieces for attention: the largest of x[0, n) (-inf when n is 0), and
  * x[i] = exp(x[i] * scale - shift) for shifts that keep every argument <= 0, returning the sum of
  * the new x. The AVX-512 exp is within 2 ulp of expf. */

@@ -682,6 +682,80 @@ ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t
     UNROLL for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), _mm512_add_ps(ye[v], yo[v]));
 }
 
+/* Two queries against the same rows (the query heads of one KV head): each row is loaded once
+ * for both, which halves the loads that bound a chunk of keys streamed from L2 (2.9 against
+ * 4.5 ns per query and key, head size 64, 256 keys). Eight rows per block, both queries' sums
+ * in one sum16. Head size 64 only (4 vectors, 8 query registers, 16 accumulators). */
+ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
+                                float *sa, float *sb) {
+    __m512 qv[8];
+    UNROLL for (int v = 0; v < 4; v++) {
+        qv[v] = _mm512_loadu_ps(qa + 16 * v);
+        qv[4 + v] = _mm512_loadu_ps(qb + 16 * v);
+    }
+    int j = 0;
+    for (; j + 8 <= n_rows; j += 8) {
+        __m512 acc[16];
+        const float *row = rows + stride * (size_t)j;
+        UNROLL for (int i = 0; i < 8; i++, row += stride) {
+            __m512 k[4];
+            UNROLL for (int v = 0; v < 4; v++) k[v] = _mm512_loadu_ps(row + 16 * v);
+            acc[i] = _mm512_mul_ps(qv[0], k[0]);
+            acc[8 + i] = _mm512_mul_ps(qv[4], k[0]);
+            UNROLL for (int v = 1; v < 4; v++) {
+                acc[i] = _mm512_fmadd_ps(qv[v], k[v], acc[i]);
+                acc[8 + i] = _mm512_fmadd_ps(qv[4 + v], k[v], acc[8 + i]);
+            }
+        }
+        __m512 sums = sum16(acc);
+        _mm256_storeu_ps(sa + j, _mm512_castps512_ps256(sums));
+        _mm256_storeu_ps(sb + j, _mm512_extractf32x8_ps(sums, 1));
+    }
+    for (; j < n_rows; j++) {
+        const float *row = rows + stride * (size_t)j;
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        UNROLL for (int v = 0; v < 4; v++) {
+            __m512 k = _mm512_loadu_ps(row + 16 * v);
+            a = _mm512_fmadd_ps(qv[v], k, a);
+            b = _mm512_fmadd_ps(qv[4 + v], k, b);
+        }
+        sa[j] = _mm512_reduce_add_ps(a);
+        sb[j] = _mm512_reduce_add_ps(b);
+    }
+}
+
+ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
+                                 size_t stride, int n_rows) {
+    __m512 a[4], b[4];
+    UNROLL for (int v = 0; v < 4; v++) {
+        a[v] = _mm512_loadu_ps(ya + 16 * v);
+        b[v] = _mm512_loadu_ps(yb + 16 * v);
+    }
+    const float *row = rows;
+    for (int j = 0; j < n_rows; j++, row += stride) {
+        const __m512 fa = _mm512_set1_ps(wa[j]), fb = _mm512_set1_ps(wb[j]);
+        UNROLL for (int v = 0; v < 4; v++) {
+            __m512 r = _mm512_loadu_ps(row + 16 * v);
+            a[v] = _mm512_fmadd_ps(fa, r, a[v]);
+            b[v] = _mm512_fmadd_ps(fb, r, b[v]);
+        }
+    }
+    UNROLL for (int v = 0; v < 4; v++) {
+        _mm512_storeu_ps(ya + 16 * v, a[v]);
+        _mm512_storeu_ps(yb + 16 * v, b[v]);
+    }
+}
+
+void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
+                                float *sa, float *sb) {
+    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb);
+}
+
+void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
+                                 size_t stride, int n_rows) {
+    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows);
+}
+
 void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
     const int nv = (int)((n + 15) / 16);
     const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);

@@ -186,6 +186,11 @@ void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
 /* head sizes up to 256 (16 vectors); the caller falls back to the per-row helpers above */
 void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
 void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
+/* head size 64 */
+void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
+                                float *sa, float *sb);
+void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
+                                 size_t stride, int n_rows);
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);

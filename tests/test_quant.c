@@ -657,6 +657,35 @@ static void test_attention_rows(void) {
             quant_axpy_rows_f32(again, w, rows, STRIDE, ROWS, n);
             quant_axpy_rows_f32(y, w, rows, STRIDE, ROWS, n);
             CHECK(memcmp(again, y, sizeof y) == 0, "%s axpy_rows n=%lld is not deterministic", LEVEL_NAMES[level], (long long)n);
+            /* two queries at once (q and q reversed) against the single-query calls */
+            static float qb[MAXN], s1[ROWS], s2[ROWS], sb[ROWS], ya[MAXN], yb[MAXN], ya1[MAXN], yb1[MAXN];
+            for (int64_t i = 0; i < MAXN; i++) qb[i] = q[MAXN - 1 - i];
+            quant_dot_rows_f32(q, rows, STRIDE, ROWS, n, s1);
+            quant_dot_rows_f32(qb, rows, STRIDE, ROWS, n, sb);
+            quant_dot_rows2_f32(q, qb, rows, STRIDE, ROWS, n, scores, s2);
+            bad = 0;
+            for (int j = 0; j < ROWS; j++) {
+                double mag = 1e-30, magb = 1e-30;
+                for (int64_t i = 0; i < n; i++)
+                    mag += fabs((double)q[i] * rows[j * STRIDE + i]), magb += fabs((double)qb[i] * rows[j * STRIDE + i]);
+                bad += !(fabs(scores[j] - s1[j]) <= 2e-6 * mag) + !(fabs(s2[j] - sb[j]) <= 2e-6 * magb);
+            }
+            CHECK(bad == 0, "%s dot_rows2 n=%lld: %d scores off the single-query ones", LEVEL_NAMES[level], (long long)n, bad);
+            fill_random(&s, ya, MAXN, 1.0f);
+            fill_random(&s, yb, MAXN, 1.0f);
+            memcpy(ya1, ya, sizeof ya);
+            memcpy(yb1, yb, sizeof yb);
+            quant_axpy_rows2_f32(ya, yb, w, s1, rows, STRIDE, ROWS, n);
+            quant_axpy_rows_f32(ya1, w, rows, STRIDE, ROWS, n);
+            quant_axpy_rows_f32(yb1, s1, rows, STRIDE, ROWS, n);
+            bad = 0;
+            for (int64_t i = 0; i < MAXN; i++) {
+                double mag = fabs(ya1[i]) + 1e-30, magb = fabs(yb1[i]) + 1e-30;
+                for (int j = 0; j < ROWS && i < n; j++)
+                    mag += fabs((double)w[j] * rows[j * STRIDE + i]), magb += fabs((double)s1[j] * rows[j * STRIDE + i]);
+                bad += !(fabs(ya[i] - ya1[i]) <= 2e-6 * mag) + !(fabs(yb[i] - yb1[i]) <= 2e-6 * magb);
+            }
+            CHECK(bad == 0, "%s axpy_rows2 n=%lld: %d elements off the single-query ones", LEVEL_NAMES[level], (long long)n, bad);
         }
         cpu_features_limit(prev);
     }
