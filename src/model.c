@@ -489,6 +489,7 @@ struct aion_ctx {
     int8_t *want;              /* per token of the current batch */
     int *logit_rows;           /* batch index of each logits row */
     int *run_start;            /* attention's runs of one sequence's tokens (attn_runs), n_batch + 1 */
+    int n_runs;
     aion_ctx_stats stats;
 };
 
@@ -781,7 +782,7 @@ static void rope(float *vec, int n_heads, int head_dim, const float *cs, bool ne
 typedef struct attn_task {
     aion_ctx *c;
     const aion_batch *b;
-    int il, n_runs;
+    int il;
 } attn_task;
 
 #define ATTN_CHUNK 256
@@ -878,7 +879,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     int group = m->n_head / m->n_head_kv;
     int slices = (group + ATTN_MAX_GROUP - 1) / ATTN_MAX_GROUP, per_slice = (group + slices - 1) / slices;
     int per_run = m->n_head_kv * slices;
-    for (int job = ith; job < at->n_runs * per_run; job += nth) {
+    for (int job = ith; job < c->n_runs * per_run; job += nth) {
         int r = job / per_run, kv_head = job % per_run / slices, slice = job % slices;
         int h0 = kv_head * group + slice * per_slice, end = kv_head * group + group;
         int t0 = c->run_start[r];
@@ -886,8 +887,9 @@ static void attn_worker(void *arg, int ith, int nth) {
     }
 }
 
-/* Split the batch into runs of consecutive tokens of one sequence, at most ATTN_MAX_RUN long. */
-static int attn_runs(aion_ctx *c, const aion_batch *b) {
+/* Split the batch into runs of consecutive tokens of one sequence, at most ATTN_MAX_RUN long;
+ * once per forward, every layer attends over the same runs. */
+static void attn_runs(aion_ctx *c, const aion_batch *b) {
     int n_runs = 0;
     for (int i = 0; i < b->n_tokens; i++) {
         int seq = b->seq ? b->seq[i] : 0;
@@ -895,7 +897,7 @@ static int attn_runs(aion_ctx *c, const aion_batch *b) {
         if (!same) c->run_start[n_runs++] = i;
     }
     c->run_start[n_runs] = b->n_tokens;
-    return n_runs;
+    c->n_runs = n_runs;
 }
 
 static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, int il) {
@@ -918,7 +920,7 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
             memcpy(kv_head_row(c, c->v_cache, seq, il, h, pos), c->v + off, m->head_dim * sizeof(float));
         }
     }
-    attn_task at = {c, b, il, attn_runs(c, b)};
+    attn_task at = {c, b, il};
     tp_run(t, attn_worker, &at);
     matmul_residual(c, t, &L->wo, c->attn_out, n, c->xb2, c->x);
 }
@@ -1000,6 +1002,7 @@ int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logit
     double t0 = now_seconds();
     embed(c, b);
     rope_angles(c, b);
+    attn_runs(c, b);
     for (int il = 0; il < c->m->n_layer; il++) {
         attention_block(c, t, b, il);
         ffn_block(c, t, b->n_tokens, il);

@@ -37,8 +37,6 @@ static inline float hsum256(__m256 v) {
 }
 
 
-/* Passes of the tiles over each group of rows: one per tile of tokens (quant_prefetch). */
-ALWAYS_INLINE int passes_of(const quant_mm *m) { return (m->n_tok + TOK_TILE - 1) / TOK_TILE; }
 
 /* ---- activation preparation ---- */
 
@@ -137,7 +135,7 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
     const int pf_lines = (int)((bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
 
     for (int64_t b = 0; b < nb; b++) {
         quant_prefetch_step(&pf, pf_lines);
@@ -238,7 +236,7 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
     const int pf_lines = (int)((bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
 
     for (int64_t sb = 0; sb < n_super; sb++) {
         quant_prefetch_step(&pf, pf_lines);
@@ -307,7 +305,7 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
         for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
     const int pf_lines = (int)((8 * es * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
     int64_t c = 0;
     for (; c + 8 <= m->n_cols; c += 8) {
         quant_prefetch_step(&pf, pf_lines);

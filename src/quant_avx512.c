@@ -151,8 +151,6 @@ typedef struct act_ptrs {
     const int32_t *corr, *bcorr;
 } act_ptrs;
 
-/* Passes of the row-major tiles over each group of rows: one per tile of tokens. */
-ALWAYS_INLINE int passes_of(const quant_mm *m) { return (m->n_tok + TOK_TILE - 1) / TOK_TILE; }
 
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
@@ -189,7 +187,7 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     /* the group after next, as f_tile */
     const int pf_lines = (int)((2 * bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
 
     for (int64_t b = 0; b < nb; b += 2) {
         quant_prefetch_step(&pf, pf_lines);
@@ -251,8 +249,7 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
     const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0 / PACK_TOK_TILE,
-                                             (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
+    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0, m->n_tok, PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
@@ -282,8 +279,7 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
     const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q4_K, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
     const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0 / PACK_TOK_TILE,
-                                             (m->n_tok + PACK_TOK_TILE - 1) / PACK_TOK_TILE);
+    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0, m->n_tok, PACK_TOK_TILE);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
@@ -421,7 +417,7 @@ ALWAYS_INLINE void k_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
     /* the group after next, as f_tile */
     const int pf_lines = (int)((bb * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
 
     for (int64_t sb = 0; sb < n_super; sb++) {
         quant_prefetch_step(&pf, pf_lines);
@@ -498,7 +494,7 @@ ALWAYS_INLINE void f_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
      * to land (one group ahead, four tokens of aio-large's f32 matrices took 25% longer) */
     const int pf_lines = (int)((16 * es * R + 63) / 64);
     quant_prefetch pf = quant_prefetch_start(row[0] + 2 * R * m->w_row_bytes, R * m->w_row_bytes, pf_lines,
-                                             t0 / TOK_TILE, passes_of(m));
+                                             t0, m->n_tok, TOK_TILE);
     int64_t c = 0;
     for (; c + 16 <= m->n_cols; c += 16) {
         quant_prefetch_step(&pf, pf_lines);

@@ -72,8 +72,11 @@ typedef struct quant_prefetch {
     int lines; /* per step: the tile's lines_per_step over the passes */
 } quant_prefetch;
 
-static inline quant_prefetch quant_prefetch_start(const void *group, size_t group_bytes, int lines_per_step,
-                                                  int pass, int passes) {
+/* For the tile of tokens starting at t0, each tile being tok_tile tokens of the n_tok: its pass
+ * over the group is t0 / tok_tile of ceil(n_tok / tok_tile). */
+static inline quant_prefetch quant_prefetch_start(const void *group, size_t group_bytes, int lines_per_step, int t0,
+                                                  int n_tok, int tok_tile) {
+    const int pass = t0 / tok_tile, passes = (n_tok + tok_tile - 1) / tok_tile;
     size_t skip = (group_bytes * (size_t)pass / (size_t)passes) & ~(size_t)63;
     return (quant_prefetch){(const char *)group + skip, (lines_per_step + passes - 1) / passes};
 }
