@@ -251,16 +251,21 @@ static void act_prepare_q_scalar(int wtype, const float *x, uint8_t *act, int64_
     }
 }
 
-/* The block corrections from the lane ones (exact integers, so every level agrees). */
-static void act_block_corrections(uint8_t *act, int64_t n_cols) {
+/* The per-block summaries from the lane values: the corrections are exact integer sums, the
+ * scale a copy, so every level agrees. */
+static void act_block_summaries(uint8_t *act, int64_t n_cols) {
     size_t region = quant_act_region_bytes(n_cols);
     const int32_t *corr = quant_act_corr(act, n_cols);
     int32_t *bcorr = (int32_t *)(act + 3 * region);
-    memset(bcorr, 0, region);
-    for (int64_t b = 0; b < n_cols / QUANT_QBLOCK; b++) {
+    const int64_t nb = n_cols / QUANT_QBLOCK;
+    memset(bcorr + nb, 0, region - (size_t)nb * sizeof *bcorr); /* the padding: a zero block */
+    float *block_scale = (float *)(act + 3 * region + region / 2);
+    const float *scales = quant_act_scales(act, n_cols);
+    for (int64_t b = 0; b < nb; b++) {
         int32_t sum = 0;
         for (int lane = 0; lane < 8; lane++) sum += corr[8 * b + lane];
         bcorr[b] = sum;
+        block_scale[b] = scales[8 * b];
     }
 }
 
@@ -276,7 +281,7 @@ void quant_act_prepare(int wtype, const float *x, void *act, int64_t n_cols) {
 #endif
     default: act_prepare_q_scalar(wtype, x, act, n_cols); break;
     }
-    act_block_corrections(act, n_cols);
+    act_block_summaries(act, n_cols);
 }
 
 /* ---- reference matmul ---- */

@@ -147,15 +147,15 @@ ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
 
 typedef struct act_ptrs {
     const int8_t *q;
-    const float *scale;
+    const float *scale, *bscale; /* per lane (8 per block), per block */
     const int32_t *corr, *bcorr;
 } act_ptrs;
 
 
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
-    return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_corr(a, m->n_cols),
-                      quant_act_bcorr(a, m->n_cols)};
+    return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_block_scales(a, m->n_cols),
+                      quant_act_corr(a, m->n_cols), quant_act_bcorr(a, m->n_cols)};
 }
 
 /* One pair of blocks (b, b+1) of R rows into the tile's accumulators, for each of T tokens. */
@@ -217,6 +217,20 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 #define PACK_TOK_TILE 4
 #define PACK_PREFETCH_MIN_TOK 3
 
+/* The prefetch stream of a tile over `group` (which starts at step), or none (lines 0). The first
+ * group of this thread's rows has no group before it to have requested it, so its first pass
+ * requests all of it at once instead of meeting it in demand misses; past the last group the
+ * rows are another thread's, or another matrix's, and requesting them wasted bandwidth. */
+ALWAYS_INLINE quant_prefetch packed_prefetch(const quant_mm *m, int64_t group, const uint8_t *step,
+                                             size_t group_bytes, int pf_lines, int t0) {
+    const quant_prefetch none = {NULL, 0};
+    if (m->n_tok < PACK_PREFETCH_MIN_TOK) return none;
+    if (t0 == 0 && group == m->r0 / QUANT_PACK_ROWS)
+        for (size_t off = 0; off < group_bytes; off += 64) __builtin_prefetch(step + off, 0, 2);
+    if ((group + 1) * QUANT_PACK_ROWS >= m->r1) return none;
+    return quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0, m->n_tok, PACK_TOK_TILE);
+}
+
 /* Chunk c (columns 4c..4c+3) of the 16 rows of a step, unsigned. */
 ALWAYS_INLINE __m512i packed_chunk(const int wtype, const uint8_t *quants, int c) {
     if (wtype == AION_DT_Q8_0) return _mm512_loadu_si512(quants + 64 * c);
@@ -249,12 +263,12 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
     const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0, m->n_tok, PACK_TOK_TILE);
+    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, step += step_bytes) {
-        if (m->n_tok >= PACK_PREFETCH_MIN_TOK) quant_prefetch_step(&pf, pf_lines);
+        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
         UNROLL for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
@@ -264,7 +278,7 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
                 dot[t] = _mm512_dpbusd_epi32(dot[t], w, _mm512_set1_epi32(load_i32(x[t].q + 32 * b + 4 * c)));
         }
         UNROLL for (int t = 0; t < T; t++)
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t].scale[8 * b])), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t].bscale[b])), acc[t]);
     }
     packed_store(m, group, acc, t0, T);
 }
@@ -279,13 +293,13 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
     const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q4_K, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
     const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = quant_prefetch_start(step + group_bytes, group_bytes, pf_lines, t0, m->n_tok, PACK_TOK_TILE);
+    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
-        if (m->n_tok >= PACK_PREFETCH_MIN_TOK) quant_prefetch_step(&pf, pf_lines);
+        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
         UNROLL for (int p = 0; p < 4; p++) {
@@ -307,7 +321,7 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
                 __m512 dmn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
                                                      _mm_loadu_si128((const __m128i *)(step + 192 + 16 * j)))));
                 UNROLL for (int t = 0; t < T; t++) {
-                    float xd = x[t].scale[8 * (b + h)];
+                    float xd = x[t].bscale[b + h];
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[h][t]), _mm512_mul_ps(dsc, _mm512_set1_ps(xd)), acc[t]);
                     acc[t] = _mm512_fmadd_ps(dmn, _mm512_set1_ps(xd * (float)x[t].bcorr[b + h]), acc[t]);
                 }
