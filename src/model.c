@@ -484,8 +484,10 @@ struct aion_ctx {
     /* scratch, [n_batch][...] */
     float *x, *xb, *xb2, *q, *k, *v, *attn_out, *hb, *hb2;
     float *rope_cs;            /* [n_batch][head_dim]: cos, sin of each rotation pair at the token's position */
-    void *act;                 /* prepared activations */
+    void *act;                 /* prepared activations, [n_batch] rows shared by all threads */
     size_t act_row_bytes;
+    uint8_t **thread_act;      /* [n_thread_act][PREP_PER_THREAD_MAX] rows, each thread's own */
+    int n_thread_act;
     int8_t *want;              /* per token of the current batch */
     int *logit_rows;           /* batch index of each logits row */
     int *run_start;            /* attention's runs of one sequence's tokens (attn_runs), n_batch + 1 */
@@ -569,6 +571,8 @@ void aion_ctx_free(aion_ctx *c) {
     free(c->hb2);
     free(c->rope_cs);
     free(c->act);
+    for (int i = 0; i < c->n_thread_act; i++) free(c->thread_act[i]);
+    free(c->thread_act);
     free(c->want);
     free(c->logit_rows);
     free(c->run_start);
@@ -627,7 +631,9 @@ typedef struct matmul_task {
     const matrix *w[MAX_SHARED_MATMULS];
     float *y[MAX_SHARED_MATMULS];
     int count;
-    const void *act;
+    const void *act;          /* the prepared input, or NULL: each thread prepares x itself */
+    const float *x;           /* n_tok rows of w[0]->n_cols, when act is NULL */
+    uint8_t *const *thread_act;
     int n_tok;
     matmul_epilogue epilogue;
     float *residual; /* EPILOGUE_RESIDUAL: x, n_tok rows of w[0]->n_rows */
@@ -647,15 +653,26 @@ static void apply_epilogue(const matmul_task *mt, int64_t r0, int64_t r1) {
     }
 }
 
+/* The task's input as this thread's kernels read it (see task_input). */
+static const void *worker_act(const matmul_task *mt, int ith) {
+    if (mt->act) return mt->act;
+    const matrix *w = mt->w[0];
+    size_t stride = quant_act_row_bytes(w->type, w->n_cols);
+    for (int i = 0; i < mt->n_tok; i++)
+        quant_act_prepare(w->type, mt->x + (size_t)i * w->n_cols, mt->thread_act[ith] + i * stride, w->n_cols);
+    return mt->thread_act[ith];
+}
+
 static void matmul_worker(void *arg, int ith, int nth) {
     const matmul_task *mt = arg;
+    const void *act = worker_act(mt, ith);
     int64_t r0 = 0, r1 = 0;
     for (int k = 0; k < mt->count; k++) {
         const matrix *w = mt->w[k];
         tp_split(w->n_rows, ith, nth, 16, &r0, &r1);
         if (r1 <= r0) continue;
-        if (w->packed) quant_matmul_packed(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
-        else quant_matmul(w->type, w->data, w->n_cols, mt->act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
+        if (w->packed) quant_matmul_packed(w->type, w->data, w->n_cols, act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
+        else quant_matmul(w->type, w->data, w->n_cols, act, mt->n_tok, mt->y[k], w->n_rows, r0, r1);
     }
     /* the epilogue's matrices have equal row counts, so this thread computed rows [r0, r1) of each */
     if (mt->epilogue != EPILOGUE_NONE && r1 > r0) apply_epilogue(mt, r0, r1);
@@ -678,14 +695,40 @@ static void prepare_worker(void *arg, int ith, int nth) {
         quant_act_prepare(pt->wtype, pt->x + (size_t)i * pt->n_cols, pt->act + i * stride, pt->n_cols);
 }
 
-/* The activations as w's kernels read them: x itself for float weights, else quantized rows
- * in c->act (by all threads when there are enough tokens to share). */
-static const void *prepare_act(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok) {
-    if (quant_act_passthrough(w->type)) return x;
-    prepare_task pt = {w->type, w->n_cols, x, c->act, n_tok};
-    if (n_tok >= 4) tp_run(t, prepare_worker, &pt);
-    else prepare_worker(&pt, 0, 1);
-    return c->act;
+/* The input of a task whose first matrix is w, as its kernels read it: x itself for float
+ * weights; for a batch of up to PREP_PER_THREAD_MAX tokens, nothing yet: every thread quantizes
+ * x into its own rows inside the task; for larger batches, rows in c->act that all threads
+ * quantized a share of beforehand. Shared rows are written by one core after both read them,
+ * so each store first took the line back from the other core: an 8-token forward spent 2-5 M
+ * cycles per thread preparing 4 tokens each, against 2.5-3 M preparing all 8 in its own rows
+ * (and one dispatch fewer per matmul); a prefill's hundreds of tokens would make the
+ * duplicated work the larger cost. */
+#define PREP_PER_THREAD_MAX 8
+
+/* Rows for each thread of the pool, allocated when a pool larger than any before first runs. */
+static bool ensure_thread_act(aion_ctx *c, int n_threads) {
+    if (n_threads <= c->n_thread_act) return true;
+    uint8_t **rows = realloc(c->thread_act, (size_t)n_threads * sizeof *rows);
+    if (!rows) return false;
+    c->thread_act = rows;
+    size_t bytes = (PREP_PER_THREAD_MAX * c->act_row_bytes + 63) & ~(size_t)63;
+    for (; c->n_thread_act < n_threads; c->n_thread_act++)
+        if (!(rows[c->n_thread_act] = aligned_alloc(64, bytes))) return false;
+    return true;
+}
+
+static void task_input(aion_ctx *c, aion_threads *t, matmul_task *mt, const matrix *w, const float *x) {
+    if (quant_act_passthrough(w->type)) {
+        mt->act = x;
+    } else if (mt->n_tok <= PREP_PER_THREAD_MAX) {
+        mt->act = NULL;
+        mt->x = x;
+        mt->thread_act = c->thread_act;
+    } else {
+        prepare_task pt = {w->type, w->n_cols, x, c->act, mt->n_tok};
+        tp_run(t, prepare_worker, &pt);
+        mt->act = c->act;
+    }
 }
 
 /* y_k[t][0..rows_k) = W_k x[t] for the count matrices W_k, all reading the n_tok rows of x
@@ -693,7 +736,8 @@ static const void *prepare_act(aion_ctx *c, aion_threads *t, const matrix *w, co
 static void matmul_shared(aion_ctx *c, aion_threads *t, const float *x, int n_tok, const matrix *const *ws,
                           float *const *ys, int count) {
     for (int k = 0; k < count;) {
-        matmul_task mt = {.count = 0, .n_tok = n_tok, .act = prepare_act(c, t, ws[k], x, n_tok)};
+        matmul_task mt = {.count = 0, .n_tok = n_tok};
+        task_input(c, t, &mt, ws[k], x);
         for (; k < count && mt.count < MAX_SHARED_MATMULS && quant_act_compatible(ws[k]->type, mt.w[0] ? mt.w[0]->type : ws[k]->type); k++) {
             mt.w[mt.count] = ws[k];
             mt.y[mt.count++] = ys[k];
@@ -709,8 +753,8 @@ static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x
 /* resid[t] += W x[t] (y is scratch for W x). */
 static void matmul_residual(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y,
                             float *resid) {
-    matmul_task mt = {.w = {w}, .y = {y}, .count = 1, .n_tok = n_tok, .act = prepare_act(c, t, w, x, n_tok),
-                      .epilogue = EPILOGUE_RESIDUAL, .residual = resid};
+    matmul_task mt = {.w = {w}, .y = {y}, .count = 1, .n_tok = n_tok, .epilogue = EPILOGUE_RESIDUAL, .residual = resid};
+    task_input(c, t, &mt, w, x);
     tp_run(t, matmul_worker, &mt);
 }
 
@@ -723,8 +767,8 @@ static void matmul_swiglu(aion_ctx *c, aion_threads *t, const matrix *gate, cons
         apply_epilogue(&mt, 0, gate->n_rows);
         return;
     }
-    matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .act = prepare_act(c, t, gate, x, n_tok),
-                      .epilogue = EPILOGUE_SWIGLU};
+    matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .epilogue = EPILOGUE_SWIGLU};
+    task_input(c, t, &mt, gate, x);
     tp_run(t, matmul_worker, &mt);
 }
 
@@ -999,6 +1043,10 @@ static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, floa
 
 int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logits, char *err, size_t err_len) {
     if (!validate_batch(c, b, err, err_len)) return -1;
+    if (!ensure_thread_act(c, aion_threads_count(t))) {
+        set_err(err, err_len, "out of memory for %d threads' activation rows", aion_threads_count(t));
+        return -1;
+    }
     double t0 = now_seconds();
     embed(c, b);
     rope_angles(c, b);
