@@ -94,6 +94,8 @@ typedef struct aion_ctx_params {
     int n_seq;    /* independent sequences (KV slots) */
     int n_ctx;    /* tokens per sequence; 0 = the model's training context */
     int n_batch;  /* most tokens one forward may carry */
+    int kv_f16;   /* 1: keys and values cached as f16 (half the memory, and half the bytes a
+                     token's attention reads at long context); 0: f32, the default */
 } aion_ctx_params;
 
 aion_ctx_params aion_ctx_default_params(void);

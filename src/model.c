@@ -478,8 +478,11 @@ struct aion_ctx {
     /* [n_seq][n_layer][n_head_kv][n_ctx][head_dim]: each head's keys (values) contiguous, so
      * attention streams them as one run the hardware prefetchers follow; with positions
      * outermost, a head's rows were 256 bytes every kv_dim and decode at 2000 tokens of
-     * context waited on the cache misses (TinyLlama q4_0 t(1) 26 -> 20 ms). */
-    float *k_cache, *v_cache;
+     * context waited on the cache misses (TinyLlama q4_0 t(1) 26 -> 20 ms). Elements are f32,
+     * or f16 (kv_f16), which attention's kernels widen as they load. */
+    void *k_cache, *v_cache;
+    bool kv_f16;
+    size_t kv_elem_bytes;
     int *kv_len;               /* per sequence */
     /* scratch, [n_batch][...] */
     float *x, *xb, *xb2, *q, *k, *v, *attn_out, *hb, *hb2;
@@ -525,9 +528,11 @@ aion_ctx *aion_ctx_new(const aion_model *m, const aion_ctx_params *p, char *err,
     c->n_ctx = d.n_ctx;
     c->n_batch = d.n_batch;
     c->kv_dim = m->n_head_kv * m->head_dim;
+    c->kv_f16 = d.kv_f16 != 0;
+    c->kv_elem_bytes = c->kv_f16 ? sizeof(uint16_t) : sizeof(float);
     size_t kv_elems = (size_t)d.n_seq * m->n_layer * d.n_ctx * c->kv_dim;
-    c->k_cache = malloc(kv_elems * sizeof(float));
-    c->v_cache = malloc(kv_elems * sizeof(float));
+    c->k_cache = malloc(kv_elems * c->kv_elem_bytes);
+    c->v_cache = malloc(kv_elems * c->kv_elem_bytes);
     c->kv_len = calloc((size_t)d.n_seq, sizeof *c->kv_len);
     size_t nb = (size_t)d.n_batch;
     c->x = malloc(nb * m->n_embd * sizeof(float));
@@ -595,16 +600,27 @@ void aion_kv_truncate(aion_ctx *c, int seq, int len) {
 }
 
 /* The cached row of one KV head at position pos; its later positions follow at head_dim. */
-static float *kv_head_row(const aion_ctx *c, float *cache, int seq, int il, int kv_head, int pos) {
+static void *kv_head_row(const aion_ctx *c, void *cache, int seq, int il, int kv_head, int pos) {
     const aion_model *m = c->m;
-    return cache + ((((size_t)seq * m->n_layer + il) * m->n_head_kv + kv_head) * c->n_ctx + pos) * m->head_dim;
+    size_t elem = ((((size_t)seq * m->n_layer + il) * m->n_head_kv + kv_head) * c->n_ctx + pos) * m->head_dim;
+    return (char *)cache + elem * c->kv_elem_bytes;
+}
+
+static void kv_store_row(const aion_ctx *c, void *dst, const float *src) {
+    int hd = c->m->head_dim;
+    if (!c->kv_f16) {
+        memcpy(dst, src, (size_t)hd * sizeof(float));
+        return;
+    }
+    uint16_t *h = dst;
+    for (int i = 0; i < hd; i++) h[i] = quant_f32_to_f16(src[i]);
 }
 
 void aion_kv_copy(aion_ctx *c, int dst_seq, int src_seq, int len) {
     if (dst_seq < 0 || dst_seq >= c->n_seq || src_seq < 0 || src_seq >= c->n_seq || dst_seq == src_seq) return;
     if (len > c->kv_len[src_seq]) len = c->kv_len[src_seq];
     if (len < 0) len = 0;
-    size_t bytes = (size_t)len * c->m->head_dim * sizeof(float);
+    size_t bytes = (size_t)len * c->m->head_dim * c->kv_elem_bytes;
     for (int il = 0; il < c->m->n_layer; il++)
         for (int h = 0; h < c->m->n_head_kv; h++) {
             memcpy(kv_head_row(c, c->k_cache, dst_seq, il, h, 0), kv_head_row(c, c->k_cache, src_seq, il, h, 0), bytes);
@@ -704,18 +720,6 @@ static void prepare_worker(void *arg, int ith, int nth) {
  * (and one dispatch fewer per matmul); a prefill's hundreds of tokens would make the
  * duplicated work the larger cost. */
 #define PREP_PER_THREAD_MAX 8
-
-/* Rows for each thread of the pool, allocated when a pool larger than any before first runs. */
-static bool ensure_thread_act(aion_ctx *c, int n_threads) {
-    if (n_threads <= c->n_thread_act) return true;
-    uint8_t **rows = realloc(c->thread_act, (size_t)n_threads * sizeof *rows);
-    if (!rows) return false;
-    c->thread_act = rows;
-    size_t bytes = (PREP_PER_THREAD_MAX * c->act_row_bytes + 63) & ~(size_t)63;
-    for (; c->n_thread_act < n_threads; c->n_thread_act++)
-        if (!(rows[c->n_thread_act] = aligned_alloc(64, bytes))) return false;
-    return true;
-}
 
 static void task_input(aion_ctx *c, aion_threads *t, matmul_task *mt, const matrix *w, const float *x) {
     if (quant_act_passthrough(w->type)) {
@@ -853,22 +857,26 @@ static void softmax_step(attn_state *st, float *out, float *scores, int nk, int 
     st->run_sum += quant_exp_f32(scores, nk, scale, new_max); /* now the weights of the values */
 }
 
-static void attend_chunk(attn_state *st, const float *q, float *out, const float *keys, const float *vals, int nk,
-                         int hd, float scale, float *scores) {
-    quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
+static void attend_chunk(const aion_ctx *c, attn_state *st, const float *q, float *out, const void *keys,
+                         const void *vals, int nk, int hd, float scale, float *scores) {
+    if (c->kv_f16) quant_dot_rows_f16(q, keys, (size_t)hd, nk, hd, scores);
+    else quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
     softmax_step(st, out, scores, nk, hd, scale);
-    quant_axpy_rows_f32(out, scores, vals, (size_t)hd, nk, hd);
+    if (c->kv_f16) quant_axpy_rows_f16(out, scores, vals, (size_t)hd, nk, hd);
+    else quant_axpy_rows_f32(out, scores, vals, (size_t)hd, nk, hd);
 }
 
 /* Two queries of the same KV head take a chunk in one pass over its keys and one over its values
  * (each row loaded once for both: the chunk streams from L2, and its loads were the bound). */
-static void attend_chunk2(attn_state *st, const float *q, float *out, size_t q_step, const float *keys,
-                          const float *vals, int nk, int hd, float scale, float *scores) {
+static void attend_chunk2(const aion_ctx *c, attn_state *st, const float *q, float *out, size_t q_step,
+                          const void *keys, const void *vals, int nk, int hd, float scale, float *scores) {
     float *scores_b = scores + ATTN_CHUNK;
-    quant_dot_rows2_f32(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
+    if (c->kv_f16) quant_dot_rows2_f16(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
+    else quant_dot_rows2_f32(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
     softmax_step(&st[0], out, scores, nk, hd, scale);
     softmax_step(&st[1], out + q_step, scores_b, nk, hd, scale);
-    quant_axpy_rows2_f32(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
+    if (c->kv_f16) quant_axpy_rows2_f16(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
+    else quant_axpy_rows2_f32(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
 }
 
 /* Batch tokens [t0, t0 + n_tok) of one sequence (consecutive positions) x query heads
@@ -889,8 +897,8 @@ static void attend_run(const aion_ctx *c, const aion_batch *b, int il, int t0, i
     }
     int n_keys = b->pos[t0 + n_tok - 1] + 1;
     for (int k0 = 0; k0 < n_keys; k0 += ATTN_CHUNK) {
-        const float *keys = kv_head_row(c, c->k_cache, seq, il, kv_head, k0);
-        const float *vals = kv_head_row(c, c->v_cache, seq, il, kv_head, k0);
+        const void *keys = kv_head_row(c, c->k_cache, seq, il, kv_head, k0);
+        const void *vals = kv_head_row(c, c->v_cache, seq, il, kv_head, k0);
         for (int i = 0; i < n_tok; i++) {
             int nk = b->pos[t0 + i] + 1 - k0;
             if (nk <= 0) continue;
@@ -898,11 +906,11 @@ static void attend_run(const aion_ctx *c, const aion_batch *b, int il, int t0, i
             int h = 0;
             for (; h + 2 <= n_q; h += 2) { /* the heads of a run are adjacent in q and attn_out */
                 size_t off = (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
-                attend_chunk2(&st[i][h], c->q + off, c->attn_out + off, (size_t)hd, keys, vals, nk, hd, scale, scores);
+                attend_chunk2(c, &st[i][h], c->q + off, c->attn_out + off, (size_t)hd, keys, vals, nk, hd, scale, scores);
             }
             if (h < n_q) {
                 size_t off = (size_t)(t0 + i) * m->n_embd + (size_t)(h0 + h) * hd;
-                attend_chunk(&st[i][h], c->q + off, c->attn_out + off, keys, vals, nk, hd, scale, scores);
+                attend_chunk(c, &st[i][h], c->q + off, c->attn_out + off, keys, vals, nk, hd, scale, scores);
             }
         }
     }
@@ -960,8 +968,8 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
         rope(c->k + (size_t)i * c->kv_dim, m->n_head_kv, m->head_dim, cs, m->rope_neox);
         for (int h = 0; h < m->n_head_kv; h++) {
             size_t off = (size_t)i * c->kv_dim + (size_t)h * m->head_dim;
-            memcpy(kv_head_row(c, c->k_cache, seq, il, h, pos), c->k + off, m->head_dim * sizeof(float));
-            memcpy(kv_head_row(c, c->v_cache, seq, il, h, pos), c->v + off, m->head_dim * sizeof(float));
+            kv_store_row(c, kv_head_row(c, c->k_cache, seq, il, h, pos), c->k + off);
+            kv_store_row(c, kv_head_row(c, c->v_cache, seq, il, h, pos), c->v + off);
         }
     }
     attn_task at = {c, b, il};
@@ -1041,6 +1049,19 @@ static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, floa
     return n_rows;
 }
 
+/* Each thread's own activation rows, allocated when a pool larger than any before first runs:
+ * no allocation per token. */
+static bool ensure_thread_act(aion_ctx *c, int n_threads) {
+    if (n_threads <= c->n_thread_act) return true;
+    uint8_t **rows = realloc(c->thread_act, (size_t)n_threads * sizeof *rows);
+    if (!rows) return false;
+    c->thread_act = rows;
+    size_t bytes = (PREP_PER_THREAD_MAX * c->act_row_bytes + 63) & ~(size_t)63;
+    for (; c->n_thread_act < n_threads; c->n_thread_act++)
+        if (!(rows[c->n_thread_act] = aligned_alloc(64, bytes))) return false;
+    return true;
+}
+
 int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logits, char *err, size_t err_len) {
     if (!validate_batch(c, b, err, err_len)) return -1;
     if (!ensure_thread_act(c, aion_threads_count(t))) {
@@ -1072,9 +1093,10 @@ int aion_forward(aion_ctx *c, aion_threads *t, const aion_batch *b, float *logit
 int model_head_dim(const aion_ctx *c) { return c->m->head_dim; }
 int model_n_head_kv(const aion_ctx *c) { return c->m->n_head_kv; }
 int model_n_layer(const aion_ctx *c) { return c->m->n_layer; }
-const float *model_kv_key(const aion_ctx *c, int seq, int il, int kv_head, int pos) {
+const void *model_kv_key(const aion_ctx *c, int seq, int il, int kv_head, int pos) {
     return kv_head_row(c, c->k_cache, seq, il, kv_head, pos);
 }
-const float *model_kv_value(const aion_ctx *c, int seq, int il, int kv_head, int pos) {
+const void *model_kv_value(const aion_ctx *c, int seq, int il, int kv_head, int pos) {
     return kv_head_row(c, c->v_cache, seq, il, kv_head, pos);
 }
+size_t model_kv_row_bytes(const aion_ctx *c) { return (size_t)c->m->head_dim * c->kv_elem_bytes; }

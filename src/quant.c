@@ -161,7 +161,9 @@ void quant_dequantize_row(int type, const void *src, float *dst, int64_t n) {
     switch (type) {
     case AION_DT_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case AION_DT_F16:
-        for (int64_t i = 0; i < n; i++) dst[i] = quant_f16_to_f32(load_u16(s + 2 * i));
+        if ((uintptr_t)src % 2 == 0) quant_f16_to_f32_row(src, dst, n);
+        else
+            for (int64_t i = 0; i < n; i++) dst[i] = quant_f16_to_f32(load_u16(s + 2 * i));
         break;
     case AION_DT_BF16:
         for (int64_t i = 0; i < n; i++) dst[i] = quant_bf16_to_f32(load_u16(s + 2 * i));
@@ -583,6 +585,67 @@ void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb
     quant_axpy_rows_f32(yb, wb, rows, stride, n_rows, n);
 }
 
+/* ---- the same over f16 rows: row by row, widened a piece at a time, where no kernel is ---- */
+
+#define F16_PIECE 256
+
+static float dot_f16_row(const float *q, const uint16_t *row, int64_t n) {
+    float wide[F16_PIECE], sum = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += F16_PIECE) {
+        int64_t len = n - i0 < F16_PIECE ? n - i0 : F16_PIECE;
+        quant_f16_to_f32_row(row + i0, wide, len);
+        sum += quant_dot_f32(q + i0, wide, len);
+    }
+    return sum;
+}
+
+static void axpy_f16_row(float *y, float a, const uint16_t *row, int64_t n) {
+    float wide[F16_PIECE];
+    for (int64_t i0 = 0; i0 < n; i0 += F16_PIECE) {
+        int64_t len = n - i0 < F16_PIECE ? n - i0 : F16_PIECE;
+        quant_f16_to_f32_row(row + i0, wide, len);
+        quant_axpy_f32(y + i0, a, wide, len);
+    }
+}
+
+void quant_dot_rows_f16(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n, float *scores) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && quant_dot_rows_f16_avx512(q, rows, stride, n_rows, n, scores)) return;
+#endif
+    for (int j = 0; j < n_rows; j++) scores[j] = dot_f16_row(q, rows + stride * (size_t)j, n);
+}
+
+void quant_axpy_rows_f16(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && quant_axpy_rows_f16_avx512(y, w, rows, stride, n_rows, n)) return;
+#endif
+    for (int j = 0; j < n_rows; j++) axpy_f16_row(y, w[j], rows + stride * (size_t)j, n);
+}
+
+void quant_dot_rows2_f16(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
+                         float *sa, float *sb) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_dot_rows2_f16_avx512(qa, qb, rows, stride, n_rows, sa, sb);
+        return;
+    }
+#endif
+    quant_dot_rows_f16(qa, rows, stride, n_rows, n, sa);
+    quant_dot_rows_f16(qb, rows, stride, n_rows, n, sb);
+}
+
+void quant_axpy_rows2_f16(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows, size_t stride,
+                          int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_axpy_rows2_f16_avx512(ya, yb, wa, wb, rows, stride, n_rows);
+        return;
+    }
+#endif
+    quant_axpy_rows_f16(ya, wa, rows, stride, n_rows, n);
+    quant_axpy_rows_f16(yb, wb, rows, stride, n_rows, n);
+}
+
 float quant_max_f32(const float *x, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512) return quant_max_f32_avx512(x, n);
@@ -603,6 +666,16 @@ float quant_exp_f32(float *x, int64_t n, float scale, float shift) {
         sum += x[i];
     }
     return sum;
+}
+
+void quant_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512) {
+        quant_f16_to_f32_row_avx512(src, dst, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) dst[i] = quant_f16_to_f32(src[i]);
 }
 
 void quant_swiglu_f32(float *g, const float *u, int64_t n) {

@@ -115,6 +115,14 @@ void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, si
                          float *sa, float *sb);
 void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
                           int n_rows, int64_t n);
+/* The four above over f16 rows (an f16 KV cache), widened exactly as they load: the results of
+ * the f32 calls on the widened rows, up to the summation order where no kernel is. */
+void quant_dot_rows_f16(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n, float *scores);
+void quant_axpy_rows_f16(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n);
+void quant_dot_rows2_f16(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
+                         float *sa, float *sb);
+void quant_axpy_rows2_f16(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows, size_t stride,
+                          int n_rows, int64_t n);
 /* Softmax pieces for attention: the largest of x[0, n) (-inf when n is 0), and
  * x[i] = exp(x[i] * scale - shift) for shifts that keep every argument <= 0, returning the sum of
  * the new x. The AVX-512 exp is within 2 ulp of expf. */
@@ -122,5 +130,7 @@ float quant_max_f32(const float *x, int64_t n);
 float quant_exp_f32(float *x, int64_t n, float scale, float shift);
 /* The SwiGLU gate: g[i] = silu(g[i]) * u[i], silu(x) = x / (1 + e^-x). */
 void quant_swiglu_f32(float *g, const float *u, int64_t n);
+/* dst[i] = src[i] widened from f16: exact, so every level gives the same floats. */
+void quant_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
 
 #endif

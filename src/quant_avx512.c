@@ -621,6 +621,16 @@ void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
 
 ALWAYS_INLINE __mmask16 vec_mask(int v, int nv, __mmask16 tail) { return v == nv - 1 ? tail : (__mmask16)0xFFFF; }
 
+/* Rows are f32, or f16 (an f16 KV cache) widened as they load: the same floats, half the bytes. */
+ALWAYS_INLINE const void *row_at(const void *rows, size_t stride, int j, const int f16) {
+    return (const char *)rows + stride * (size_t)j * (f16 ? 2 : 4);
+}
+
+ALWAYS_INLINE __m512 row_vec(const void *row, int v, __mmask16 m, const int f16) {
+    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + 16 * v));
+    return _mm512_maskz_loadu_ps(m, (const float *)row + 16 * v);
+}
+
 /* NV (vectors per row) is a constant at the specialised call sites, so the arrays below are
  * registers; a stack array would put a store-to-load round trip into every FMA chain. */
 /* The sums of 16 vectors, acc[j]'s in lane j: four rounds of pairwise shuffles and adds (45
@@ -643,32 +653,31 @@ ALWAYS_INLINE __m512 sum16(const __m512 acc[16]) {
 /* NV (vectors per row) is a constant at the specialised call sites, so the arrays below are
  * registers; a stack array would put a store-to-load round trip into every FMA chain. Rows go
  * 16 at a time, one accumulator each, summed together by sum16. */
-ALWAYS_INLINE void dot_rows(const float *q, const float *rows, size_t stride, int n_rows, const int NV,
-                            __mmask16 tail, float *scores) {
+ALWAYS_INLINE void dot_rows(const float *q, const void *rows, size_t stride, int n_rows, const int NV,
+                            __mmask16 tail, float *scores, const int f16) {
     __m512 qv[MAX_HEAD_VECS];
     UNROLL for (int v = 0; v < NV; v++) qv[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), q + 16 * v);
     int j = 0;
     for (; j + 16 <= n_rows; j += 16) {
         __m512 acc[16];
-        const float *row = rows + stride * (size_t)j;
-        UNROLL for (int i = 0; i < 16; i++, row += stride) {
-            acc[i] = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
+        UNROLL for (int i = 0; i < 16; i++) {
+            const void *row = row_at(rows, stride, j + i, f16);
+            acc[i] = _mm512_mul_ps(qv[0], row_vec(row, 0, vec_mask(0, NV, tail), f16));
             UNROLL for (int v = 1; v < NV; v++)
-                acc[i] = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc[i]);
+                acc[i] = _mm512_fmadd_ps(qv[v], row_vec(row, v, vec_mask(v, NV, tail), f16), acc[i]);
         }
         _mm512_storeu_ps(scores + j, sum16(acc));
     }
     for (; j < n_rows; j++) {
-        const float *row = rows + stride * (size_t)j;
-        __m512 acc = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(vec_mask(0, NV, tail), row));
-        UNROLL for (int v = 1; v < NV; v++)
-            acc = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), acc);
+        const void *row = row_at(rows, stride, j, f16);
+        __m512 acc = _mm512_mul_ps(qv[0], row_vec(row, 0, vec_mask(0, NV, tail), f16));
+        UNROLL for (int v = 1; v < NV; v++) acc = _mm512_fmadd_ps(qv[v], row_vec(row, v, vec_mask(v, NV, tail), f16), acc);
         scores[j] = _mm512_reduce_add_ps(acc);
     }
 }
 
-ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t stride, int n_rows, const int NV,
-                             __mmask16 tail) {
+ALWAYS_INLINE void axpy_rows(float *y, const float *w, const void *rows, size_t stride, int n_rows, const int NV,
+                             __mmask16 tail, const int f16) {
     /* even and odd rows into separate sums: one chain of FMAs per vector made a row wait for the
      * previous row's FMA latency (4 vectors per row, head size 64) */
     __m512 ye[MAX_HEAD_VECS], yo[MAX_HEAD_VECS];
@@ -676,18 +685,19 @@ ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t
         ye[v] = _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), y + 16 * v);
         yo[v] = _mm512_setzero_ps();
     }
-    const float *row = rows;
-    for (int j = 0; j + 2 <= n_rows; j += 2, row += 2 * stride) {
+    int j = 0;
+    for (; j + 2 <= n_rows; j += 2) {
+        const void *even = row_at(rows, stride, j, f16), *odd = row_at(rows, stride, j + 1, f16);
         const __m512 a = _mm512_set1_ps(w[j]), b = _mm512_set1_ps(w[j + 1]);
         UNROLL for (int v = 0; v < NV; v++) {
-            ye[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), ye[v]);
-            yo[v] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + stride + 16 * v), yo[v]);
+            ye[v] = _mm512_fmadd_ps(a, row_vec(even, v, vec_mask(v, NV, tail), f16), ye[v]);
+            yo[v] = _mm512_fmadd_ps(b, row_vec(odd, v, vec_mask(v, NV, tail), f16), yo[v]);
         }
     }
-    if (n_rows % 2) {
-        const __m512 a = _mm512_set1_ps(w[n_rows - 1]);
-        UNROLL for (int v = 0; v < NV; v++)
-            ye[v] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(vec_mask(v, NV, tail), row + 16 * v), ye[v]);
+    if (j < n_rows) {
+        const void *row = row_at(rows, stride, j, f16);
+        const __m512 a = _mm512_set1_ps(w[j]);
+        UNROLL for (int v = 0; v < NV; v++) ye[v] = _mm512_fmadd_ps(a, row_vec(row, v, vec_mask(v, NV, tail), f16), ye[v]);
     }
     UNROLL for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + 16 * v, vec_mask(v, NV, tail), _mm512_add_ps(ye[v], yo[v]));
 }
@@ -696,8 +706,8 @@ ALWAYS_INLINE void axpy_rows(float *y, const float *w, const float *rows, size_t
  * for both, which halves the loads that bound a chunk of keys streamed from L2 (2.9 against
  * 4.5 ns per query and key, head size 64, 256 keys). Eight rows per block, both queries' sums
  * in one sum16. Head size 64 only (4 vectors, 8 query registers, 16 accumulators). */
-ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
-                                float *sa, float *sb) {
+ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const void *rows, size_t stride, int n_rows,
+                                float *sa, float *sb, const int f16) {
     __m512 qv[8];
     UNROLL for (int v = 0; v < 4; v++) {
         qv[v] = _mm512_loadu_ps(qa + 16 * v);
@@ -706,10 +716,10 @@ ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const float *r
     int j = 0;
     for (; j + 8 <= n_rows; j += 8) {
         __m512 acc[16];
-        const float *row = rows + stride * (size_t)j;
-        UNROLL for (int i = 0; i < 8; i++, row += stride) {
+        UNROLL for (int i = 0; i < 8; i++) {
+            const void *row = row_at(rows, stride, j + i, f16);
             __m512 k[4];
-            UNROLL for (int v = 0; v < 4; v++) k[v] = _mm512_loadu_ps(row + 16 * v);
+            UNROLL for (int v = 0; v < 4; v++) k[v] = row_vec(row, v, 0xFFFF, f16);
             acc[i] = _mm512_mul_ps(qv[0], k[0]);
             acc[8 + i] = _mm512_mul_ps(qv[4], k[0]);
             UNROLL for (int v = 1; v < 4; v++) {
@@ -722,10 +732,10 @@ ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const float *r
         _mm256_storeu_ps(sb + j, _mm512_extractf32x8_ps(sums, 1));
     }
     for (; j < n_rows; j++) {
-        const float *row = rows + stride * (size_t)j;
+        const void *row = row_at(rows, stride, j, f16);
         __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
         UNROLL for (int v = 0; v < 4; v++) {
-            __m512 k = _mm512_loadu_ps(row + 16 * v);
+            __m512 k = row_vec(row, v, 0xFFFF, f16);
             a = _mm512_fmadd_ps(qv[v], k, a);
             b = _mm512_fmadd_ps(qv[4 + v], k, b);
         }
@@ -734,18 +744,18 @@ ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const float *r
     }
 }
 
-ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
-                                 size_t stride, int n_rows) {
+ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const float *wb, const void *rows,
+                                 size_t stride, int n_rows, const int f16) {
     __m512 a[4], b[4];
     UNROLL for (int v = 0; v < 4; v++) {
         a[v] = _mm512_loadu_ps(ya + 16 * v);
         b[v] = _mm512_loadu_ps(yb + 16 * v);
     }
-    const float *row = rows;
-    for (int j = 0; j < n_rows; j++, row += stride) {
+    for (int j = 0; j < n_rows; j++) {
+        const void *row = row_at(rows, stride, j, f16);
         const __m512 fa = _mm512_set1_ps(wa[j]), fb = _mm512_set1_ps(wb[j]);
         UNROLL for (int v = 0; v < 4; v++) {
-            __m512 r = _mm512_loadu_ps(row + 16 * v);
+            __m512 r = row_vec(row, v, 0xFFFF, f16);
             a[v] = _mm512_fmadd_ps(fa, r, a[v]);
             b[v] = _mm512_fmadd_ps(fb, r, b[v]);
         }
@@ -758,39 +768,79 @@ ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const fl
 
 void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
                                 float *sa, float *sb) {
-    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb);
+    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 0);
 }
 
 void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
                                  size_t stride, int n_rows) {
-    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows);
+    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 0);
+}
+
+void quant_dot_rows2_f16_avx512(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows,
+                                float *sa, float *sb) {
+    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 1);
+}
+
+void quant_axpy_rows2_f16_avx512(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows,
+                                 size_t stride, int n_rows) {
+    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 1);
+}
+
+/* The head sizes specialised with register arrays (64, 128); false for the others. */
+ALWAYS_INLINE bool rows_kernel(int64_t n, int *nv, __mmask16 *tail) {
+    *nv = (int)((n + 15) / 16);
+    *tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+    return *nv == 4 || *nv == 8;
 }
 
 void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-    const int nv = (int)((n + 15) / 16);
-    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
-    switch (nv) { /* the common head sizes: 64, 128 */
-    case 4: dot_rows(q, rows, stride, n_rows, 4, tail, scores); break;
-    case 8: dot_rows(q, rows, stride, n_rows, 8, tail, scores); break;
-    default:
+    int nv;
+    __mmask16 tail;
+    if (!rows_kernel(n, &nv, &tail))
         for (int j = 0; j < n_rows; j++) scores[j] = quant_dot_f32_avx512(q, rows + stride * (size_t)j, n);
-        break;
-    }
+    else if (nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 0);
+    else dot_rows(q, rows, stride, n_rows, 8, tail, scores, 0);
 }
 
 void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
-    const int nv = (int)((n + 15) / 16);
-    const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
-    switch (nv) {
-    case 4: axpy_rows(y, w, rows, stride, n_rows, 4, tail); break;
-    case 8: axpy_rows(y, w, rows, stride, n_rows, 8, tail); break;
-    default:
+    int nv;
+    __mmask16 tail;
+    if (!rows_kernel(n, &nv, &tail))
         for (int j = 0; j < n_rows; j++) quant_axpy_f32_avx512(y, w[j], rows + stride * (size_t)j, n);
-        break;
-    }
+    else if (nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 0);
+    else axpy_rows(y, w, rows, stride, n_rows, 8, tail, 0);
+}
+
+/* false for head sizes without a specialised kernel: the caller widens row by row */
+bool quant_dot_rows_f16_avx512(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
+                               float *scores) {
+    int nv;
+    __mmask16 tail;
+    if (!rows_kernel(n, &nv, &tail)) return false;
+    if (nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 1);
+    else dot_rows(q, rows, stride, n_rows, 8, tail, scores, 1);
+    return true;
+}
+
+bool quant_axpy_rows_f16_avx512(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n) {
+    int nv;
+    __mmask16 tail;
+    if (!rows_kernel(n, &nv, &tail)) return false;
+    if (nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 1);
+    else axpy_rows(y, w, rows, stride, n_rows, 8, tail, 1);
+    return true;
 }
 
 /* ---- softmax pieces ---- */
+
+void quant_f16_to_f32_row_avx512(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    if (i < n) {
+        __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, tail, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail, src + i)));
+    }
+}
 
 float quant_max_f32_avx512(const float *x, int64_t n) {
     __m512 m = _mm512_set1_ps(-INFINITY);

@@ -202,9 +202,18 @@ void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *r
                                 float *sa, float *sb);
 void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
                                  size_t stride, int n_rows);
+/* the same over f16 rows (an f16 KV cache); the first two return false for other head sizes */
+bool quant_dot_rows_f16_avx512(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
+                               float *scores);
+bool quant_axpy_rows_f16_avx512(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n);
+void quant_dot_rows2_f16_avx512(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows,
+                                float *sa, float *sb);
+void quant_axpy_rows2_f16_avx512(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows,
+                                 size_t stride, int n_rows);
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);
+void quant_f16_to_f32_row_avx512(const uint16_t *src, float *dst, int64_t n);
 #endif
 
 #endif

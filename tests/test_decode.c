@@ -10,6 +10,7 @@
  * under spec matches the exact one (chi-square), and a deliberately wrong
  * acceptance rule fails the same test.
  */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -33,7 +34,7 @@ typedef struct engine {
     aion_threads *threads;
 } engine;
 
-static bool engine_open(engine *e, const pair *p, int n_ctx) {
+static bool engine_open_kv(engine *e, const pair *p, int n_ctx, int kv_f16) {
     char err[512];
     memset(e, 0, sizeof *e);
     FILE *f = fopen(p->target, "rb");
@@ -43,12 +44,14 @@ static bool engine_open(engine *e, const pair *p, int n_ctx) {
     e->draft = aion_model_load(p->draft, err, sizeof err);
     CHECK(e->target && e->draft, "load %s / %s: %s", p->target, p->draft, err);
     if (!e->target || !e->draft) return false;
-    aion_ctx_params cp = {.n_seq = 2, .n_ctx = n_ctx, .n_batch = 32};
+    aion_ctx_params cp = {.n_seq = 2, .n_ctx = n_ctx, .n_batch = 32, .kv_f16 = kv_f16};
     e->tctx = aion_ctx_new(e->target, &cp, err, sizeof err);
     e->dctx = aion_ctx_new(e->draft, &cp, err, sizeof err);
     e->threads = aion_threads_new(2);
     return e->tctx && e->dctx && e->threads;
 }
+
+static bool engine_open(engine *e, const pair *p, int n_ctx) { return engine_open_kv(e, p, n_ctx, 0); }
 
 static void engine_close(engine *e) {
     aion_ctx_free(e->tctx);
@@ -173,7 +176,7 @@ static void test_batch_invariance(engine *e, const char *name) {
 }
 
 static bool kv_equal(const aion_ctx *a, int sa, const aion_ctx *b, int sb, int len) {
-    size_t bytes = (size_t)model_head_dim(a) * sizeof(float);
+    size_t bytes = model_kv_row_bytes(a);
     for (int il = 0; il < model_n_layer(a); il++)
         for (int h = 0; h < model_n_head_kv(a); h++)
             for (int p = 0; p < len; p++)
@@ -361,6 +364,62 @@ static void test_lookup_draft_len(void) {
     CHECK(lookup_draft_len(0, 4, 0, buckets, 5) == 0, "nothing copied, nothing drafted");
 }
 
+/* Feeds the same n tokens to slot `seq` in forwards of `step` tokens; the last token's logits. */
+static bool feed(aion_ctx *c, aion_threads *t, int seq, const int32_t *tokens, int n, int step, float *last) {
+    int32_t pos[32], sq[32];
+    int8_t want[32];
+    char err[256];
+    aion_kv_truncate(c, seq, 0);
+    for (int i0 = 0; i0 < n; i0 += step) {
+        int m = n - i0 < step ? n - i0 : step;
+        for (int i = 0; i < m; i++) pos[i] = i0 + i, sq[i] = seq, want[i] = i0 + i == n - 1;
+        aion_batch b = {m, tokens + i0, pos, sq, want};
+        if (aion_forward(c, t, &b, i0 + m == n ? last : NULL, err, sizeof err) < 0) {
+            CHECK(false, "forward at %d: %s", i0, err);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An f16 KV cache: lossless decoding and batch invariance hold as with f32 (every query reads the
+ * same rounded keys and values however it is batched), past the attention's 256-key chunks too,
+ * and the logits stay close to those of the f32 cache without being equal to them. */
+static void test_kv_f16(const pair *p) {
+    engine e16, e32;
+    enum { N_CTX = 320, N_LONG = 300 };
+    bool ok16 = engine_open_kv(&e16, p, N_CTX, 1), ok32 = engine_open_kv(&e32, p, N_CTX, 0);
+    if (ok16 && ok32) {
+        char name[256];
+        snprintf(name, sizeof name, "%s (f16 KV)", p->target);
+        test_batch_invariance(&e16, name);
+        test_greedy_lossless(&e16, name, 64, 2);
+        test_rollback(&e16, name);
+        int32_t n_vocab = aion_n_vocab(e16.target), tokens[N_LONG];
+        for (int i = 0; i < N_LONG; i++) tokens[i] = rand_token(n_vocab);
+        float *a = malloc((size_t)n_vocab * sizeof(float)), *b = malloc((size_t)n_vocab * sizeof(float));
+        float *f32 = malloc((size_t)n_vocab * sizeof(float));
+        if (feed(e16.tctx, e16.threads, 0, tokens, N_LONG, 32, a) && feed(e16.tctx, e16.threads, 1, tokens, N_LONG, 7, b) &&
+            feed(e32.tctx, e32.threads, 0, tokens, N_LONG, 32, f32)) {
+            CHECK(memcmp(a, b, (size_t)n_vocab * sizeof(float)) == 0, "%s: batches of 32 and of 7 differ at %d keys",
+                  name, N_LONG);
+            double max_diff = 0, max_abs = 0;
+            for (int v = 0; v < n_vocab; v++) {
+                max_diff = fmax(max_diff, fabs((double)a[v] - f32[v]));
+                max_abs = fmax(max_abs, fabs((double)f32[v]));
+            }
+            printf("%s: logits at %d keys within %.3g of the f32 cache's (largest %.3g)\n", name, N_LONG, max_diff, max_abs);
+            CHECK(max_diff > 0, "%s: the f16 cache gave the f32 cache's logits exactly: is it used?", name);
+            CHECK(max_diff <= 0.02 * max_abs, "%s: f16 KV logits %.3g from f32 (largest %.3g)", name, max_diff, max_abs);
+        }
+        free(a);
+        free(b);
+        free(f32);
+    }
+    engine_close(&e16);
+    engine_close(&e32);
+}
+
 int main(void) {
     test_lookup_propose();
     test_lookup_draft_len();
@@ -383,6 +442,8 @@ int main(void) {
     }
     /* Sampling: a draft from another model (same vocabulary) disagrees often, so rejections and
      * residual draws dominate and a wrong rule shows. */
+    test_kv_f16(&PAIRS[2]);
+    test_kv_f16(&PAIRS[3]);
     engine e;
     const pair far = {"tests/data/ref/llama-f32.gguf", "tests/data/ref/qwen2-f32.gguf"};
     if (engine_open(&e, &far, 64)) test_sampling_distribution(&e, "llama-f32 drafted by qwen2-f32");

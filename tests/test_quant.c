@@ -691,6 +691,82 @@ static void test_attention_rows(void) {
     }
 }
 
+/* Rows of halves widen to the floats of the scalar conversion, bit for bit, at every level:
+ * all 65536 halves (NaNs keep being NaNs), then ragged row lengths for the vector tails. */
+static void test_f16_rows(void) {
+    enum { ALL = 0x10000, PAD = 8 };
+    static uint16_t h[ALL];
+    static float got[ALL + PAD];
+    for (uint32_t i = 0; i < ALL; i++) h[i] = (uint16_t)(i * 40503u); /* odd multiplier: every value once */
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        const int64_t lens[] = {ALL, 0, 1, 15, 16, 17, 31, 33};
+        int bad = 0;
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            for (int i = 0; i < ALL + PAD; i++) got[i] = -7.0f;
+            quant_f16_to_f32_row(h + 5, got, lens[k] > ALL - 5 ? ALL - 5 : lens[k]);
+            int64_t n = lens[k] > ALL - 5 ? ALL - 5 : lens[k];
+            for (int64_t i = 0; i < n; i++) {
+                float want = quant_f16_to_f32(h[5 + i]);
+                bad += isnan(want) ? !isnan(got[i]) : bits_of(got[i]) != bits_of(want);
+            }
+            for (int64_t i = n; i < n + PAD; i++) bad += got[i] != -7.0f; /* nothing written past n */
+        }
+        CHECK(bad == 0, "%s f16 rows: %d values differ from the scalar conversion", LEVEL_NAMES[level], bad);
+        cpu_features_limit(prev);
+    }
+}
+
+/* The f16-row kernels (an f16 KV cache) give, bit for bit, what the f32 ones give on the widened
+ * rows, at every level, for the head sizes with kernels and the others up to 256; past 256 the
+ * fallback sums in pieces, so there within float rounding. */
+static void test_attention_rows_f16(void) {
+    const int64_t sizes[] = {1, 7, 16, 64, 100, 128, 256, 300};
+    enum { ROWS = 37, MAXN = 300, STRIDE = MAXN + 3 };
+    static float q[MAXN], qb[MAXN], wide[ROWS * STRIDE], w[ROWS], w2[ROWS];
+    static uint16_t half[ROWS * STRIDE];
+    static float got[2][MAXN], want[2][MAXN], sg[2][ROWS], sw[2][ROWS];
+    uint64_t s = 1616;
+    fill_random(&s, q, MAXN, 1.0f);
+    fill_random(&s, qb, MAXN, 1.0f);
+    fill_random(&s, wide, ROWS * STRIDE, 2.0f);
+    fill_random(&s, w, ROWS, 1.0f);
+    fill_random(&s, w2, ROWS, 1.0f);
+    for (int i = 0; i < ROWS * STRIDE; i++) half[i] = quant_f32_to_f16(wide[i]), wide[i] = quant_f16_to_f32(half[i]);
+    for (int level = CPU_LEVEL_SCALAR; level <= CPU_LEVEL_AVX512; level++) {
+        if (!level_available(level)) continue;
+        int prev = cpu_features_limit(level);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t n = sizes[k];
+            double tol = n > 256 ? 1e-5 : 0; /* relative; 0: the same bits */
+            int bad = 0;
+            quant_dot_rows_f16(q, half, STRIDE, ROWS, n, sg[0]);
+            quant_dot_rows_f32(q, wide, STRIDE, ROWS, n, sw[0]);
+            quant_dot_rows2_f16(q, qb, half, STRIDE, ROWS, n, sg[1], got[0]);
+            quant_dot_rows2_f32(q, qb, wide, STRIDE, ROWS, n, sw[1], want[0]);
+            for (int j = 0; j < ROWS; j++)
+                bad += !(fabs(sg[0][j] - sw[0][j]) <= tol * fabs(sw[0][j])) + !(fabs(sg[1][j] - sw[1][j]) <= tol * fabs(sw[1][j])) +
+                       !(fabs(got[0][j] - want[0][j]) <= tol * fabs(want[0][j]));
+            CHECK(bad == 0, "%s dot_rows(2) f16 n=%lld: %d scores differ from f32 on the widened rows", LEVEL_NAMES[level],
+                  (long long)n, bad);
+            for (int v = 0; v < 2; v++) fill_random(&s, got[v], MAXN, 1.0f), memcpy(want[v], got[v], sizeof want[v]);
+            quant_axpy_rows_f16(got[0], w, half, STRIDE, ROWS, n);
+            quant_axpy_rows_f32(want[0], w, wide, STRIDE, ROWS, n);
+            quant_axpy_rows2_f16(got[0], got[1], w2, w, half, STRIDE, ROWS, n);
+            quant_axpy_rows2_f32(want[0], want[1], w2, w, wide, STRIDE, ROWS, n);
+            bad = 0;
+            for (int v = 0; v < 2; v++)
+                for (int64_t i = 0; i < MAXN; i++)
+                    bad += i < n ? !(fabs(got[v][i] - want[v][i]) <= tol * fabs(want[v][i]) + (tol ? 1e-6 : 0))
+                                 : got[v][i] != want[v][i];
+            CHECK(bad == 0, "%s axpy_rows(2) f16 n=%lld: %d elements differ from f32 on the widened rows",
+                  LEVEL_NAMES[level], (long long)n, bad);
+        }
+        cpu_features_limit(prev);
+    }
+}
+
 /* The vector max, exp and SwiGLU against libm in double, at every level, over lengths with
  * ragged tails and arguments from the float range's ends (underflow to 0, overflow of e^-x). */
 static void test_vector_math(void) {
@@ -758,6 +834,7 @@ int main(void) {
     test_f16_edges();
     test_f16_round_trip();
     test_f16_nearest();
+    test_f16_rows();
     test_bf16();
     test_q8_0_known_block();
     test_q4_0_known_block();
@@ -770,6 +847,7 @@ int main(void) {
     test_batch_invariance();
     test_dot_axpy();
     test_attention_rows();
+    test_attention_rows_f16();
     test_vector_math();
     return check_done();
 }

@@ -49,7 +49,7 @@ enum bench_opt_flags {
 typedef struct bench_opts {
     const char *model_path;
     int n_threads, n_decode, n_prompt, n_runs, size_mib, pos;
-    bool json, last_logits_only;
+    bool json, last_logits_only, kv_f16;
 } bench_opts;
 
 typedef struct bench_spec {
@@ -60,7 +60,10 @@ typedef struct bench_spec {
 
 static void bench_usage(const bench_spec *spec) {
     fprintf(stderr, "usage: aio bench %s\n", spec->usage);
-    if (spec->flags & BO_MODEL) fprintf(stderr, "  -m MODEL        the GGUF model (aio synth makes one of any shape)\n");
+    if (spec->flags & BO_MODEL) {
+        fprintf(stderr, "  -m MODEL        the GGUF model (aio synth makes one of any shape)\n");
+        fprintf(stderr, "  --kv T          KV cache type: f32 (default) | f16\n");
+    }
     fprintf(stderr, "  -t N            threads (default: all cores)\n");
     if (spec->flags & BO_N) fprintf(stderr, "  -n N            tokens to decode (default %d)\n", spec->defaults.n_decode);
     if (spec->flags & BO_PROMPT) fprintf(stderr, "  -p N            prompt tokens (default %d)\n", spec->defaults.n_prompt);
@@ -72,6 +75,17 @@ static void bench_usage(const bench_spec *spec) {
     if (spec->flags & BO_SIZE)
         fprintf(stderr, "  --size MIB      bandwidth probe buffer (default %d)\n", spec->defaults.size_mib);
     fprintf(stderr, "  --json          one JSON object instead of a Markdown table\n");
+}
+
+static bool parse_kv(int argc, char **argv, int *i, bench_opts *o) {
+    const char *v;
+    if (!opt_str(argc, argv, i, &v)) return false;
+    if (strcmp(v, "f32") != 0 && strcmp(v, "f16") != 0) {
+        fprintf(stderr, "error: --kv expects f32 or f16, got '%s'\n", v);
+        return false;
+    }
+    o->kv_f16 = strcmp(v, "f16") == 0;
+    return true;
 }
 
 static bool parse_logits(int argc, char **argv, int *i, bench_opts *o) {
@@ -96,6 +110,7 @@ static int parse_bench_args(int argc, char **argv, const bench_spec *spec, bench
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
         else if (opt_is(a, NULL, "--json")) o->json = true;
         else if ((f & BO_MODEL) && opt_is(a, "-m", "--model")) ok = opt_str(argc, argv, &i, &o->model_path);
+        else if ((f & BO_MODEL) && opt_is(a, NULL, "--kv")) ok = parse_kv(argc, argv, &i, o);
         else if ((f & BO_N) && opt_is(a, "-n", "--n-predict")) ok = opt_int(argc, argv, &i, &o->n_decode);
         else if ((f & BO_PROMPT) && opt_is(a, "-p", "--prompt-tokens")) ok = opt_int(argc, argv, &i, &o->n_prompt);
         else if ((f & BO_RUNS) && opt_is(a, NULL, "--runs")) ok = opt_int(argc, argv, &i, &o->n_runs);
@@ -179,7 +194,7 @@ static int bench_open(bench_session *s, const bench_opts *o, int n_ctx, int n_ba
     s->model = aion_model_load(o->model_path, err, sizeof err);
     if (!s->threads || !s->model) return fprintf(stderr, "error: %s\n", s->threads ? err : "cannot start threads"), -1;
     aion_model_get_info(s->model, &s->info);
-    aion_ctx_params cp = {.n_seq = 1, .n_ctx = n_ctx, .n_batch = n_batch};
+    aion_ctx_params cp = {.n_seq = 1, .n_ctx = n_ctx, .n_batch = n_batch, .kv_f16 = o->kv_f16};
     s->ctx = aion_ctx_new(s->model, &cp, err, sizeof err);
     if (!s->ctx) return fprintf(stderr, "error: %s\n", err), -1;
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
@@ -354,7 +369,7 @@ static int bench_compute(int argc, char **argv) {
 /* ------------------------------------------------------------------ decode */
 
 static const bench_spec DECODE_SPEC = {
-    "decode -m MODEL [-n N] [-p N] [-t N] [--size MIB] [--json]", BO_MODEL | BO_N | BO_PROMPT | BO_SIZE,
+    "decode -m MODEL [-n N] [-p N] [-t N] [--kv f16] [--size MIB] [--json]", BO_MODEL | BO_N | BO_PROMPT | BO_SIZE,
     {.n_decode = 64, .n_prompt = 16, .n_runs = 1, .size_mib = (int)(MEMBW_DEFAULT_BYTES >> 20)}};
 
 typedef struct decode_figures {
@@ -427,7 +442,7 @@ static int bench_decode(int argc, char **argv) {
 /* ------------------------------------------------------------------ prefill */
 
 static const bench_spec PREFILL_SPEC = {
-    "prefill -m MODEL [-p N] [-t N] [--runs R] [--json]", BO_MODEL | BO_PROMPT | BO_RUNS,
+    "prefill -m MODEL [-p N] [-t N] [--kv f16] [--runs R] [--json]", BO_MODEL | BO_PROMPT | BO_RUNS,
     {.n_decode = 1, .n_prompt = 128, .n_runs = 3, .size_mib = 1}};
 
 /* Multiply-adds of every layer matrix for one token. */
@@ -488,7 +503,7 @@ static int bench_prefill(int argc, char **argv) {
 /* ------------------------------------------------------------------ batch */
 
 static const bench_spec BATCH_SPEC = {
-    "batch -m MODEL [-t N] [--pos P] [--runs R] [--logits all|last] [--size MIB] [--json]",
+    "batch -m MODEL [-t N] [--pos P] [--kv f16] [--runs R] [--logits all|last] [--size MIB] [--json]",
     BO_MODEL | BO_RUNS | BO_POS | BO_LOGITS | BO_SIZE,
     {.n_decode = 1, .n_prompt = 1, .n_runs = 5, .size_mib = (int)(MEMBW_DEFAULT_BYTES >> 20), .pos = 64}};
 
@@ -532,6 +547,7 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
         cJSON_AddNumberToObject(j, "context_pos", o->pos);
         cJSON_AddNumberToObject(j, "runs", o->n_runs);
         cJSON_AddStringToObject(j, "logits", o->last_logits_only ? "last" : "all");
+        cJSON_AddStringToObject(j, "kv", o->kv_f16 ? "f16" : "f32");
         cJSON_AddItemToObject(j, "peak", peak_json(peak));
         cJSON_AddItemToObject(j, "memory", membw_json(mem));
         cJSON_AddNumberToObject(j, "t1_percent_of_memory", t1_pct);
@@ -551,8 +567,9 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
         return;
     }
     print_model_line(s);
-    printf("context: %d cached tokens | logits: %s rows | median of %d | peak %.0f int8 / %.0f f32 GMAC/s (%s)\n",
-           o->pos, o->last_logits_only ? "last" : "all", o->n_runs, peak->int8_gmacs, peak->f32_gmacs, peak->isa);
+    printf("context: %d cached tokens (%s KV) | logits: %s rows | median of %d | peak %.0f int8 / %.0f f32 GMAC/s (%s)\n",
+           o->pos, o->kv_f16 ? "f16" : "f32", o->last_logits_only ? "last" : "all", o->n_runs, peak->int8_gmacs,
+           peak->f32_gmacs, peak->isa);
     printf("memory probe %.1f GB/s in this run; t(1) streams the weights at %.0f%% of it (a batch's arithmetic\n"
            "hides behind a slower stream: t(n)/t(1) falls with the probe)\n\n",
            mem->best_gbps, t1_pct);
