@@ -49,7 +49,8 @@ enum bench_opt_flags {
 typedef struct bench_opts {
     const char *model_path;
     int n_threads, n_decode, n_prompt, n_runs, size_mib, pos;
-    bool json, last_logits_only, kv_f16;
+    bool json, last_logits_only;
+    int kv_f16;
 } bench_opts;
 
 typedef struct bench_spec {
@@ -77,17 +78,6 @@ static void bench_usage(const bench_spec *spec) {
     fprintf(stderr, "  --json          one JSON object instead of a Markdown table\n");
 }
 
-static bool parse_kv(int argc, char **argv, int *i, bench_opts *o) {
-    const char *v;
-    if (!opt_str(argc, argv, i, &v)) return false;
-    if (strcmp(v, "f32") != 0 && strcmp(v, "f16") != 0) {
-        fprintf(stderr, "error: --kv expects f32 or f16, got '%s'\n", v);
-        return false;
-    }
-    o->kv_f16 = strcmp(v, "f16") == 0;
-    return true;
-}
-
 static bool parse_logits(int argc, char **argv, int *i, bench_opts *o) {
     const char *v;
     if (!opt_str(argc, argv, i, &v)) return false;
@@ -110,7 +100,7 @@ static int parse_bench_args(int argc, char **argv, const bench_spec *spec, bench
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
         else if (opt_is(a, NULL, "--json")) o->json = true;
         else if ((f & BO_MODEL) && opt_is(a, "-m", "--model")) ok = opt_str(argc, argv, &i, &o->model_path);
-        else if ((f & BO_MODEL) && opt_is(a, NULL, "--kv")) ok = parse_kv(argc, argv, &i, o);
+        else if ((f & BO_MODEL) && opt_is(a, NULL, "--kv")) ok = opt_kv(argc, argv, &i, &o->kv_f16);
         else if ((f & BO_N) && opt_is(a, "-n", "--n-predict")) ok = opt_int(argc, argv, &i, &o->n_decode);
         else if ((f & BO_PROMPT) && opt_is(a, "-p", "--prompt-tokens")) ok = opt_int(argc, argv, &i, &o->n_prompt);
         else if ((f & BO_RUNS) && opt_is(a, NULL, "--runs")) ok = opt_int(argc, argv, &i, &o->n_runs);

@@ -21,7 +21,7 @@ typedef struct run_opts {
     const char *pool_model, *policy_path, *profile_path; /* orchestrated runs (no -m) */
     bool strategy_given;
     uint64_t mem_budget_mb;
-    int n_predict, n_threads, n_ctx;
+    int n_predict, n_threads, n_ctx, kv_f16;
     bool json, no_bos, parse_special;
     aion_sampler_params sp;
     decode_config dc;
@@ -37,6 +37,7 @@ static void run_usage(void) {
             "  -n N               tokens to generate (default 128)\n"
             "  -t N               threads (default: all cores)\n"
             "  -c N               context size (default: the model's)\n"
+            "  --kv T             KV cache type: f32 (default) | f16 (half the memory; attention reads half)\n"
             "  --temp T           temperature, 0 = greedy (default 0.8)\n"
             "  --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N\n"
             "  --seed S           random seed (same seed, same output)\n"
@@ -73,6 +74,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         else if (opt_is(a, "-n", "--n-predict")) ok = opt_int(argc, argv, &i, &o->n_predict);
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
         else if (opt_is(a, "-c", "--ctx-size")) ok = opt_int(argc, argv, &i, &o->n_ctx);
+        else if (opt_is(a, NULL, "--kv")) ok = opt_kv(argc, argv, &i, &o->kv_f16);
         else if (opt_is(a, NULL, "--temp")) ok = opt_float(argc, argv, &i, &o->sp.temperature);
         else if (opt_is(a, NULL, "--top-k")) ok = opt_int(argc, argv, &i, &o->sp.top_k);
         else if (opt_is(a, NULL, "--top-p")) ok = opt_float(argc, argv, &i, &o->sp.top_p);
@@ -273,6 +275,7 @@ static int setup(run_state *r, const run_opts *o, int n_prompt_max_ctx) {
     char err[512];
     aion_ctx_params cp = aion_ctx_default_params();
     cp.n_ctx = n_prompt_max_ctx;
+    cp.kv_f16 = o->kv_f16;
     r->ctx = aion_ctx_new(r->model, &cp, err, sizeof err);
     if (!r->ctx) return fprintf(stderr, "error: %s\n", err), -1;
     if (o->dc.strategy == DECODE_SPEC) {
@@ -367,7 +370,7 @@ static void orch_report_out(const run_opts *o, const orch_sink *k, const orch_re
 static int run_orchestrated(const run_opts *o) {
     char small[4096], large[4096], err[512];
     orch_params op = {.policy_path = o->policy_path, .profile_path = o->profile_path,
-                      .mem_budget = o->mem_budget_mb << 20};
+                      .mem_budget = o->mem_budget_mb << 20, .kv_f16 = o->kv_f16};
     if (!default_model_path("aio-small", small, sizeof small) || !default_model_path("aio-large", large, sizeof large)) {
         fprintf(stderr, "error: the embedded model family (models/aio-small.gguf, models/aio-large.gguf) was not "
                         "found; give a model with -m or set AION_MODELS\n");

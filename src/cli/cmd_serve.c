@@ -40,6 +40,7 @@ static void serve_usage(void) {
             "                     \"auto\" lets the router choose\n"
             "  --parallel N       slots per model: requests decoded together in one batch (default 8)\n"
             "  --ctx N            tokens per slot (default: the model's training context, at most 4096)\n"
+            "  --kv T             KV cache type: f32 (default) | f16\n"
             "  -t N               worker threads (default: all cores)\n"
             "  --api-key KEY      require \"Authorization: Bearer KEY\" (not for /health)\n"
             "  --chat-template NAME  chatml | llama3 | llama2 | mistral | zephyr (default: the model's own)\n"
@@ -88,6 +89,7 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o) {
             }
         } else if (opt_is(a, "-np", "--parallel")) ok = opt_int(argc, argv, &i, &o->cfg.sched.n_parallel);
         else if (opt_is(a, "-c", "--ctx")) ok = opt_int(argc, argv, &i, &o->cfg.sched.n_ctx);
+        else if (opt_is(a, NULL, "--kv")) ok = opt_kv(argc, argv, &i, &o->cfg.sched.kv_f16);
         else if (opt_is(a, "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->cfg.n_threads);
         else if (opt_is(a, NULL, "--api-key")) ok = opt_str(argc, argv, &i, &o->cfg.api_key);
         else if (opt_is(a, NULL, "--chat-template")) ok = opt_str(argc, argv, &i, &o->cfg.chat_template);

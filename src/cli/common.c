@@ -31,6 +31,17 @@ bool opt_str(int argc, char **argv, int *i, const char **out) {
     return true;
 }
 
+bool opt_kv(int argc, char **argv, int *i, int *kv_f16) {
+    const char *v = next_value(argc, argv, i);
+    if (!v) return false;
+    if (strcmp(v, "f32") != 0 && strcmp(v, "f16") != 0) {
+        fprintf(stderr, "error: --kv expects f32 or f16, got '%s'\n", v);
+        return false;
+    }
+    *kv_f16 = strcmp(v, "f16") == 0;
+    return true;
+}
+
 bool opt_int(int argc, char **argv, int *i, int *out) {
     const char *v = next_value(argc, argv, i);
     if (!v) return false;

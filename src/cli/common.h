@@ -19,6 +19,8 @@ bool opt_int(int argc, char **argv, int *i, int *out);
 bool opt_u64(int argc, char **argv, int *i, uint64_t *out);
 bool opt_float(int argc, char **argv, int *i, float *out);
 bool opt_str(int argc, char **argv, int *i, const char **out);
+/* --kv f32|f16: the KV cache's element type, as aion_ctx_params.kv_f16 */
+bool opt_kv(int argc, char **argv, int *i, int *kv_f16);
 
 /* Path of a model of the embedded default family ("aio-large", "aio-small"): looked up in
  * $AION_MODELS, next to the executable (../models, ./models) and in the source tree. Writes into

@@ -93,7 +93,7 @@ static int load_members(orch *o, const orch_params *p, char *err, size_t err_len
     }
     uint64_t total = 0;
     for (int i = 0; i < o->n_members; i++) {
-        aion_ctx_params cp = {.n_seq = 1, .n_ctx = n_ctx, .n_batch = 512};
+        aion_ctx_params cp = {.n_seq = 1, .n_ctx = n_ctx, .n_batch = 512, .kv_f16 = p->kv_f16};
         o->members[i].ctx = aion_ctx_new(o->members[i].model, &cp, err, err_len);
         if (!o->members[i].ctx) return -1;
         aion_model_info info;

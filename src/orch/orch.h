@@ -32,6 +32,7 @@ typedef struct orch_params {
     const char *profile_path;  /* NULL: calib_default_path */
     int n_ctx;                 /* 0: the smallest training context of the pool */
     uint64_t mem_budget;       /* bytes; 0 = no limit */
+    int kv_f16;                /* the members' KV caches in f16 (aion_ctx_params.kv_f16) */
     aion_threads *threads;
 } orch_params;
 

@@ -453,7 +453,7 @@ static bool sched_alloc(sched *s, char *err, size_t err_len) {
         aion_model_get_info(s->model, &info);
         n_ctx = info.n_ctx_train < SCHED_DEFAULT_CTX_MAX ? info.n_ctx_train : SCHED_DEFAULT_CTX_MAX;
     }
-    aion_ctx_params cp = {.n_seq = s->cfg.n_parallel, .n_ctx = n_ctx, .n_batch = s->n_batch};
+    aion_ctx_params cp = {.n_seq = s->cfg.n_parallel, .n_ctx = n_ctx, .n_batch = s->n_batch, .kv_f16 = s->cfg.kv_f16};
     s->ctx = aion_ctx_new(s->model, &cp, err, err_len);
     if (!s->ctx) return false;
     s->slots = calloc((size_t)s->cfg.n_parallel, sizeof *s->slots);

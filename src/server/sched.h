@@ -35,6 +35,7 @@ typedef struct sched_config {
     int max_queue;       /* requests that may wait for a slot; more are refused */
     int prefill_chunk;   /* most prompt tokens one step carries (0: 128) */
     int spec_max_active; /* speculate only while at most this many sequences decode (0: none) */
+    int kv_f16;          /* the slots' KV cache in f16 (aion_ctx_params.kv_f16) */
 } sched_config;
 
 sched_config sched_default_config(void);
