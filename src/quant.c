@@ -333,7 +333,7 @@ static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_
 
 /* ---- repacked weights (layout in quant_simd.h) ---- */
 
-/* Step `step` (a block, or a Q4_K super-block) of the group holding row r. */
+/* Step `step` (a block, or a Q4_K / Q5_K super-block) of the group holding row r. */
 static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t step) {
     return packed + quant_packed_group_bytes(wtype, n_cols) * (size_t)(r / QUANT_PACK_ROWS) +
            quant_packed_step_bytes(wtype) * (size_t)step;
@@ -356,11 +356,12 @@ static void packed_block_io(int wtype, uint8_t *step, int lane, uint8_t *block, 
     }
 }
 
-/* The same for a Q4_K super-block: its six-bit factors are unpacked to bytes on the way in
- * and packed back (losslessly) on the way out. */
-static void packed_super_io(uint8_t *step, int lane, uint8_t *block, bool to_packed) {
+/* The same for a Q4_K / Q5_K super-block: its six-bit factors are unpacked to bytes on the way
+ * in and packed back (losslessly) on the way out; Q5_K's fifth bits follow the quants. */
+static void packed_super_io(int wtype, uint8_t *step, int lane, uint8_t *block, bool to_packed) {
     uint8_t *d = step + 2 * lane, *dmin = step + 32 + 2 * lane, *sc = step + 64, *mn = step + 192;
-    const uint8_t *qs = block + 16;
+    const size_t qs_at = wtype == AION_DT_Q5_K ? 48 : 16;
+    const uint8_t *qs = block + qs_at;
     if (to_packed) {
         memcpy(d, block, 2), memcpy(dmin, block + 2, 2);
         for (int j = 0; j < 8; j++) quant_k_scale_min(block + 4, j, &sc[16 * j + lane], &mn[16 * j + lane]);
@@ -373,16 +374,22 @@ static void packed_super_io(uint8_t *step, int lane, uint8_t *block, bool to_pac
     for (int v = 0; v < 32; v++) { /* vector 8p + c holds qs[32p + 4c ..] = qs[4v ..] */
         uint8_t *word = step + QUANT_PACK_K_HEAD + 64 * v + 4 * lane;
         if (to_packed) memcpy(word, qs + 4 * v, 4);
-        else memcpy(block + 16 + 4 * v, word, 4);
+        else memcpy(block + qs_at + 4 * v, word, 4);
+    }
+    if (wtype != AION_DT_Q5_K) return;
+    for (int c = 0; c < 8; c++) { /* qh, at 16 in the block */
+        uint8_t *word = step + QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + 64 * c + 4 * lane;
+        if (to_packed) memcpy(word, block + 16 + 4 * c, 4);
+        else memcpy(block + 16 + 4 * c, word, 4);
     }
 }
 
-static bool packable(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || wtype == AION_DT_Q4_K; }
+static bool packable(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_packed_super(wtype); }
 
 /* A step of row r in or out of the packed layout (block: the file's bytes of that step). */
 static void packed_io(int wtype, uint8_t *step, int64_t r, uint8_t *block, bool to_packed) {
     int lane = (int)(r % QUANT_PACK_ROWS);
-    if (wtype == AION_DT_Q4_K) packed_super_io(step, lane, block, to_packed);
+    if (quant_packed_super(wtype)) packed_super_io(wtype, step, lane, block, to_packed);
     else packed_block_io(wtype, step, lane, block, to_packed);
 }
 
@@ -409,15 +416,15 @@ void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *
 }
 
 /* The scalar reference on the packed layout: each block is put back together and summed as
- * dot_ref_q does (bit for bit the reference's for Q8_0 / Q4_0; Q4_K within its rounding). */
+ * dot_ref_q does (bit for bit the reference's for Q8_0 / Q4_0; Q4_K / Q5_K within its rounding). */
 static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, m->n_cols);
     double sum = 0.0;
     for (int64_t b = 0; b < m->n_cols / quant_packed_step_cols(m->wtype); b++) {
-        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[144];
+        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[176];
         packed_io(m->wtype, step, r, block, false);
-        sum += m->wtype == AION_DT_Q4_K ? quant_k_dot_ref(m->wtype, block, xq + 256 * b, xs + 64 * b, 256)
+        sum += quant_packed_super(m->wtype) ? quant_k_dot_ref(m->wtype, block, xq + 256 * b, xs + 64 * b, 256)
                                         : block_term(m->wtype, block, xq, xs, b);
     }
     return (float)sum;

@@ -283,14 +283,14 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     packed_store(m, group, acc, t0, T);
 }
 
-/* The same for Q4_K, a super-block per step: each vector of nibbles is loaded once and feeds
+/* The same for Q4_K and Q5_K, a super-block per step: each vector of nibbles is loaded once and feeds
  * two sub-blocks (its low and high nibbles), each with its own integer sums; per sub-block and
  * token, the scale and the min then take one FMA each for all 16 rows:
  *   y += d*sc * d_act * dot - dmin*m * d_act * sum(q_act),  the act block's bcorr being -sum(q_act). */
-ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const int T) {
+ALWAYS_INLINE void packed_k_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
     const int64_t n_super = m->n_cols / 256;
-    const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q4_K);
-    const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q4_K, m->n_cols);
+    const size_t step_bytes = quant_packed_step_bytes(wtype);
+    const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
     const uint8_t *step = m->w + group_bytes * (size_t)group;
     const int pf_lines = (int)((step_bytes + 63) / 64);
     quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
@@ -309,6 +309,14 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
             UNROLL for (int c = 0; c < 8; c++) {
                 __m512i v = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + 64 * (8 * p + c));
                 __m512i w[2] = {_mm512_and_si512(v, low4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low4)};
+                if (wtype == AION_DT_Q5_K) { /* bit 2p + h of each byte of qh vector c, moved to bit 4 */
+                    __m512i qh = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + 64 * c);
+                    UNROLL for (int h = 0; h < 2; h++) {
+                        const int k = 2 * p + h;
+                        __m512i at4 = k <= 4 ? _mm512_slli_epi16(qh, (unsigned)(4 - k)) : _mm512_srli_epi16(qh, (unsigned)(k - 4));
+                        w[h] = _mm512_ternarylogic_epi32(w[h], at4, _mm512_set1_epi8(0x10), 0xF8); /* w | (at4 & 0x10) */
+                    }
+                }
                 UNROLL for (int t = 0; t < T; t++)
                     UNROLL for (int h = 0; h < 2; h++)
                         dot[h][t] = _mm512_dpbusd_epi32(dot[h][t], w[h],
@@ -332,7 +340,7 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, int64_t group, int t0, const
 }
 
 ALWAYS_INLINE void packed_any_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
-    if (wtype == AION_DT_Q4_K) packed_k_tile(m, group, t0, T);
+    if (quant_packed_super(wtype)) packed_k_tile(m, wtype, group, t0, T);
     else packed_tile(m, wtype, group, t0, T);
 }
 
@@ -560,12 +568,14 @@ static void bf16_matmul(const quant_mm *m) { matmul_rows(m, AION_DT_BF16); }
 static void q8_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q8_0); }
 static void q4_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_0); }
 static void q4_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_K); }
+static void q5_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q5_K); }
 
 bool quant_matmul_avx512(const quant_mm *m) {
     if (m->packed) {
         if (m->wtype == AION_DT_Q8_0) q8_0_packed_matmul(m);
         else if (m->wtype == AION_DT_Q4_0) q4_0_packed_matmul(m);
         else if (m->wtype == AION_DT_Q4_K) q4_k_packed_matmul(m);
+        else if (m->wtype == AION_DT_Q5_K) q5_k_packed_matmul(m);
         else return false;
         return true;
     }

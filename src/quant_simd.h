@@ -136,15 +136,22 @@ static inline const float *quant_act_block_scales(const uint8_t *act, int64_t n_
  *   uint8 sc[8][16], m[8][16] sub-block j's scale and min of row i at 16j + i
  *   quants 32 x 64 bytes     vector 8p + c: row i's stored bytes qs[32p+4c .. 32p+4c+3] at 4i,
  *                            whose low nibbles are chunk c of sub-block 2p, high ones of 2p+1
+ * Q5_K's step is Q4_K's followed by its fifth bits (2880 bytes where the file has 2816):
+ *   high   8 x 64 bytes      vector c: row i's qh[4c .. 4c+3] at 4i, whose bit 2p + h is the
+ *                            fifth bit of chunk c of sub-block 2p + h
  * The last group is padded with zero rows (scale 0). */
 #define QUANT_PACK_ROWS 16
-#define QUANT_PACK_K_HEAD 320 /* bytes of a Q4_K step before its quants */
+#define QUANT_PACK_K_HEAD 320 /* bytes of a Q4_K / Q5_K step before its quants */
+#define QUANT_PACK_K_QUANTS 2048
+
+static inline bool quant_packed_super(int wtype) { return wtype == AION_DT_Q4_K || wtype == AION_DT_Q5_K; }
 
 static inline size_t quant_packed_step_bytes(int wtype) {
-    return wtype == AION_DT_Q4_K ? QUANT_PACK_K_HEAD + 2048 : 32 + (wtype == AION_DT_Q8_0 ? 512 : 256);
+    if (quant_packed_super(wtype)) return QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + (wtype == AION_DT_Q5_K ? 512 : 0);
+    return 32 + (wtype == AION_DT_Q8_0 ? 512 : 256);
 }
 
-static inline int64_t quant_packed_step_cols(int wtype) { return wtype == AION_DT_Q4_K ? 256 : QUANT_QBLOCK; }
+static inline int64_t quant_packed_step_cols(int wtype) { return quant_packed_super(wtype) ? 256 : QUANT_QBLOCK; }
 
 static inline size_t quant_packed_group_bytes(int wtype, int64_t n_cols) {
     return quant_packed_step_bytes(wtype) * (size_t)(n_cols / quant_packed_step_cols(wtype));

@@ -375,7 +375,9 @@ static double abs_product_sum(int type, const uint8_t *row, const float *x, int6
 static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K || type == AION_DT_Q6_K; }
 
 /* The types quant_pack repacks. */
-static bool packable(int type) { return type == AION_DT_Q8_0 || type == AION_DT_Q4_0 || type == AION_DT_Q4_K; }
+static bool packable(int type) {
+    return type == AION_DT_Q8_0 || type == AION_DT_Q4_0 || type == AION_DT_Q4_K || type == AION_DT_Q5_K;
+}
 
 typedef struct mm_case {
     int type;
