@@ -261,12 +261,13 @@ static void act_block_summaries(uint8_t *act, int64_t n_cols) {
     int32_t *bcorr = (int32_t *)(act + 3 * region);
     const int64_t nb = n_cols / QUANT_QBLOCK;
     memset(bcorr + nb, 0, region - (size_t)nb * sizeof *bcorr); /* the padding: a zero block */
+    int32_t *half_corr = bcorr + nb;
     float *block_scale = (float *)(act + 3 * region + region / 2);
     const float *scales = quant_act_scales(act, n_cols);
     for (int64_t b = 0; b < nb; b++) {
-        int32_t sum = 0;
-        for (int lane = 0; lane < 8; lane++) sum += corr[8 * b + lane];
-        bcorr[b] = sum;
+        for (int s = 0; s < 2; s++)
+            half_corr[2 * b + s] = corr[8 * b + 4 * s] + corr[8 * b + 4 * s + 1] + corr[8 * b + 4 * s + 2] + corr[8 * b + 4 * s + 3];
+        bcorr[b] = half_corr[2 * b] + half_corr[2 * b + 1];
         block_scale[b] = scales[8 * b];
     }
 }
@@ -372,24 +373,43 @@ static void packed_super_io(int wtype, uint8_t *step, int lane, uint8_t *block, 
         quant_k_pack_scale_min(s8, m8, block + 4);
     }
     for (int v = 0; v < 32; v++) { /* vector 8p + c holds qs[32p + 4c ..] = qs[4v ..] */
-        uint8_t *word = step + QUANT_PACK_K_HEAD + 64 * v + 4 * lane;
+        uint8_t *word = step + quant_packed_k_quants_at(wtype, v) + 4 * lane;
         if (to_packed) memcpy(word, qs + 4 * v, 4);
         else memcpy(block + qs_at + 4 * v, word, 4);
     }
     if (wtype != AION_DT_Q5_K) return;
     for (int c = 0; c < 8; c++) { /* qh, at 16 in the block */
-        uint8_t *word = step + QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + 64 * c + 4 * lane;
+        uint8_t *word = step + quant_packed_k_high_at(c) + 4 * lane;
         if (to_packed) memcpy(word, block + 16 + 4 * c, 4);
         else memcpy(block + 16 + 4 * c, word, 4);
     }
 }
 
-static bool packable(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_packed_super(wtype); }
+static bool packable(int wtype) { return wtype == AION_DT_Q8_0 || wtype == AION_DT_Q4_0 || quant_is_k(wtype); }
 
 /* A step of row r in or out of the packed layout (block: the file's bytes of that step). */
+/* The same for a Q6_K super-block (layout in quant_simd.h): nothing to unpack, only to spread. */
+static void packed_q6_io(uint8_t *step, int lane, uint8_t *block, bool to_packed) {
+    uint8_t *d = step + 2 * lane;
+    if (to_packed) memcpy(d, block + 208, 2);
+    else memcpy(block + 208, d, 2);
+    for (int j = 0; j < 16; j++) {
+        uint8_t *sc = step + 32 + 16 * j + lane;
+        if (to_packed) *sc = block[192 + j];
+        else block[192 + j] = *sc;
+    }
+    for (int v = 0; v < 48; v++) { /* ql's 32 words, then qh's 16 */
+        int triple = v < 32 ? 8 * (v / 16) + v % 8 : v - 32, slot = v < 32 ? v / 8 % 2 : 2;
+        uint8_t *word = step + QUANT_PACK_Q6_HEAD + 192 * triple + 64 * slot + 4 * lane;
+        if (to_packed) memcpy(word, block + 4 * v, 4);
+        else memcpy(block + 4 * v, word, 4);
+    }
+}
+
 static void packed_io(int wtype, uint8_t *step, int64_t r, uint8_t *block, bool to_packed) {
     int lane = (int)(r % QUANT_PACK_ROWS);
-    if (quant_packed_super(wtype)) packed_super_io(wtype, step, lane, block, to_packed);
+    if (wtype == AION_DT_Q6_K) packed_q6_io(step, lane, block, to_packed);
+    else if (quant_packed_super(wtype)) packed_super_io(wtype, step, lane, block, to_packed);
     else packed_block_io(wtype, step, lane, block, to_packed);
 }
 
@@ -422,9 +442,9 @@ static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
     const float *xs = quant_act_scales(act, m->n_cols);
     double sum = 0.0;
     for (int64_t b = 0; b < m->n_cols / quant_packed_step_cols(m->wtype); b++) {
-        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[176];
+        uint8_t *step = (uint8_t *)packed_step(m->wtype, m->w, m->n_cols, r, b), block[256];
         packed_io(m->wtype, step, r, block, false);
-        sum += quant_packed_super(m->wtype) ? quant_k_dot_ref(m->wtype, block, xq + 256 * b, xs + 64 * b, 256)
+        sum += quant_is_k(m->wtype) ? quant_k_dot_ref(m->wtype, block, xq + 256 * b, xs + 64 * b, 256)
                                         : block_term(m->wtype, block, xq, xs, b);
     }
     return (float)sum;

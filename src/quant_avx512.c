@@ -307,10 +307,10 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, const int wtype, int64_t gro
             __m512i dot[2][PACK_TOK_TILE];
             UNROLL for (int t = 0; t < T; t++) dot[0][t] = dot[1][t] = _mm512_setzero_si512();
             UNROLL for (int c = 0; c < 8; c++) {
-                __m512i v = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + 64 * (8 * p + c));
+                __m512i v = _mm512_loadu_si512(step + quant_packed_k_quants_at(wtype, 8 * p + c));
                 __m512i w[2] = {_mm512_and_si512(v, low4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low4)};
                 if (wtype == AION_DT_Q5_K) { /* bit 2p + h of each byte of qh vector c, moved to bit 4 */
-                    __m512i qh = _mm512_loadu_si512(step + QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + 64 * c);
+                    __m512i qh = _mm512_loadu_si512(step + quant_packed_k_high_at(c));
                     UNROLL for (int h = 0; h < 2; h++) {
                         const int k = 2 * p + h;
                         __m512i at4 = k <= 4 ? _mm512_slli_epi16(qh, (unsigned)(4 - k)) : _mm512_srli_epi16(qh, (unsigned)(k - 4));
@@ -339,8 +339,74 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, const int wtype, int64_t gro
     packed_store(m, group, acc, t0, T);
 }
 
+/* The same for Q6_K (layout in quant_simd.h). Its sub-blocks are 16 columns: a half super-block n
+ * and chunk c (4 columns) give the vectors A, B, H of triple 8n + c (ql, ql + 32, qh), which hold
+ * chunk c of four sub-blocks, each a 4-bit level from A or B and 2 bits from H:
+ *   sub-block 8n + c/4 + 2q, q = 0..3:  A & 15 | H bits 0-1,  B & 15 | H bits 2-3,
+ *                                       A >> 4 | H bits 4-5,  B >> 4 | H bits 6-7  (into bits 4-5)
+ * Each is one select (vpternlogd) of the nibble and the bits moved to 4-5, H masked beforehand so
+ * that the byte's top bits come out 0. Levels carry a +32 bias, which the activations' half-block
+ * correction (16 columns) removes; per sub-block and token, one conversion and one FMA. */
+ALWAYS_INLINE void packed_q6_tile(const quant_mm *m, int64_t group, int t0, const int T) {
+    const int64_t n_super = m->n_cols / 256;
+    const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q6_K);
+    const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q6_K, m->n_cols);
+    const uint8_t *step = m->w + group_bytes * (size_t)group;
+    const int pf_lines = (int)((step_bytes + 63) / 64);
+    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
+    act_ptrs x[PACK_TOK_TILE];
+    const int32_t *hcorr[PACK_TOK_TILE];
+    __m512 acc[PACK_TOK_TILE];
+    UNROLL for (int t = 0; t < T; t++) {
+        x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
+        hcorr[t] = quant_act_half_corr(m->act + m->act_row_bytes * (size_t)(t0 + t), m->n_cols);
+    }
+    const __m512i nib = _mm512_set1_epi8(0x0F), bits01_45 = _mm512_set1_epi8(0x33), bits23_67 = _mm512_set1_epi8((char)0xCC);
+    for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
+        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
+        const uint8_t *triples = step + QUANT_PACK_Q6_HEAD;
+        UNROLL for (int n = 0; n < 2; n++) {
+            UNROLL for (int is = 0; is < 2; is++) {
+                __m512i dot[4][PACK_TOK_TILE];
+                UNROLL for (int q = 0; q < 4; q++) {
+                    const int64_t j = 16 * sb + 8 * n + is + 2 * q; /* sub-block index in the row */
+                    UNROLL for (int t = 0; t < T; t++) dot[q][t] = _mm512_set1_epi32(hcorr[t][j]);
+                }
+                UNROLL for (int c = 4 * is; c < 4 * is + 4; c++) {
+                    const uint8_t *tr = triples + 192 * (8 * n + c);
+                    const __m512i A = _mm512_loadu_si512(tr), B = _mm512_loadu_si512(tr + 64);
+                    const __m512i H = _mm512_loadu_si512(tr + 128);
+                    const __m512i h0 = _mm512_and_si512(H, bits01_45), h1 = _mm512_and_si512(H, bits23_67);
+                    __m512i w[4];
+                    w[0] = _mm512_ternarylogic_epi32(nib, A, _mm512_slli_epi16(h0, 4), 0xCA); /* nib ? A : h */
+                    w[1] = _mm512_ternarylogic_epi32(nib, B, _mm512_slli_epi16(h1, 2), 0xCA);
+                    w[2] = _mm512_ternarylogic_epi32(nib, _mm512_srli_epi16(A, 4), h0, 0xCA);
+                    w[3] = _mm512_ternarylogic_epi32(nib, _mm512_srli_epi16(B, 4), _mm512_srli_epi16(h1, 2), 0xCA);
+                    UNROLL for (int q = 0; q < 4; q++) {
+                        const int64_t col = 256 * sb + 128 * n + 32 * q + 4 * c;
+                        UNROLL for (int t = 0; t < T; t++)
+                            dot[q][t] = _mm512_dpbusd_epi32(dot[q][t], w[q], _mm512_set1_epi32(load_i32(x[t].q + col)));
+                    }
+                }
+                UNROLL for (int q = 0; q < 4; q++) {
+                    const int j = 8 * n + is + 2 * q; /* sub-block in the super-block */
+                    const __m512 dsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                                            _mm_loadu_si128((const __m128i *)(step + 32 + 16 * j)))));
+                    const int64_t b = (256 * sb + 16 * j) / QUANT_QBLOCK; /* its activation block */
+                    UNROLL for (int t = 0; t < T; t++)
+                        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[q][t]), _mm512_mul_ps(dsc, _mm512_set1_ps(x[t].bscale[b])),
+                                                 acc[t]);
+                }
+            }
+        }
+    }
+    packed_store(m, group, acc, t0, T);
+}
+
 ALWAYS_INLINE void packed_any_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
-    if (quant_packed_super(wtype)) packed_k_tile(m, wtype, group, t0, T);
+    if (wtype == AION_DT_Q6_K) packed_q6_tile(m, group, t0, T);
+    else if (quant_packed_super(wtype)) packed_k_tile(m, wtype, group, t0, T);
     else packed_tile(m, wtype, group, t0, T);
 }
 
@@ -569,6 +635,7 @@ static void q8_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q8_
 static void q4_0_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_0); }
 static void q4_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q4_K); }
 static void q5_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q5_K); }
+static void q6_k_packed_matmul(const quant_mm *m) { packed_matmul(m, AION_DT_Q6_K); }
 
 bool quant_matmul_avx512(const quant_mm *m) {
     if (m->packed) {
@@ -576,6 +643,7 @@ bool quant_matmul_avx512(const quant_mm *m) {
         else if (m->wtype == AION_DT_Q4_0) q4_0_packed_matmul(m);
         else if (m->wtype == AION_DT_Q4_K) q4_k_packed_matmul(m);
         else if (m->wtype == AION_DT_Q5_K) q5_k_packed_matmul(m);
+        else if (m->wtype == AION_DT_Q6_K) q6_k_packed_matmul(m);
         else return false;
         return true;
     }

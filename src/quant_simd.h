@@ -16,6 +16,8 @@
  *                                  8 int32 dot-product lanes
  *   corr    int32 c[nb * 8]        c[8b + l] = -K * (q[32b+4l] + ... + q[32b+4l+3])
  *   block   int32 k[nb]            k[b] = c[8b] + ... + c[8b+7]: the whole block's correction,
+ *           int32 h[2 nb]          then each half block's, h[2b + s] = c[8b+4s] + ... + c[8b+4s+3]
+ *                                  (Q6_K's sub-blocks are 16 columns),
  *           float d[nb]            and at half the region scale_b once: what the row-interleaved
  *                                  kernels (one int32 lane per row) read per block and token.
  *                                  Read from the repeated scales, a batch of 8 tokens kept twice
@@ -114,6 +116,10 @@ static inline const int32_t *quant_act_bcorr(const uint8_t *act, int64_t n_cols)
     return (const int32_t *)(act + 3 * quant_act_region_bytes(n_cols));
 }
 
+static inline const int32_t *quant_act_half_corr(const uint8_t *act, int64_t n_cols) {
+    return quant_act_bcorr(act, n_cols) + n_cols / QUANT_QBLOCK;
+}
+
 static inline const float *quant_act_block_scales(const uint8_t *act, int64_t n_cols) {
     return (const float *)(act + 3 * quant_act_region_bytes(n_cols) + quant_act_region_bytes(n_cols) / 2);
 }
@@ -136,22 +142,44 @@ static inline const float *quant_act_block_scales(const uint8_t *act, int64_t n_
  *   uint8 sc[8][16], m[8][16] sub-block j's scale and min of row i at 16j + i
  *   quants 32 x 64 bytes     vector 8p + c: row i's stored bytes qs[32p+4c .. 32p+4c+3] at 4i,
  *                            whose low nibbles are chunk c of sub-block 2p, high ones of 2p+1
- * Q5_K's step is Q4_K's followed by its fifth bits (2880 bytes where the file has 2816):
+ * Q5_K's step adds its fifth bits (2880 bytes where the file has 2816):
  *   high   8 x 64 bytes      vector c: row i's qh[4c .. 4c+3] at 4i, whose bit 2p + h is the
- *                            fifth bit of chunk c of sub-block 2p + h
+ *                            fifth bit of chunk c of sub-block 2p + h,
+ * each placed after quants vector c, where the kernel first reads it (quant_packed_k_quants_at):
+ * after all the quants, the second stream made a decode from memory 20 GB/s on one core, not 33.
+ * Q6_K's step is its super-block of the 16 rows, the file's bytes reordered (3360 both):
+ *   uint16 d[16]             f16, row i at i
+ *   int8 sc[16][16]          sub-block j's scale of row i at 16j + i
+ *   quants 16 x 192 bytes    triple 8n + c (half n, chunk c): row i's ql[64n + 4c ..] at 4i, its
+ *                            ql[64n + 32 + 4c ..] at 64 + 4i and its qh[32n + 4c ..] at 128 + 4i,
+ *                            4 bytes each: the order the kernel reads them in, one sequential
+ *                            stream (as separate low and high regions, read three places at a
+ *                            time, a decode streamed 10.6 GB/s from memory on one core, not 27)
  * The last group is padded with zero rows (scale 0). */
 #define QUANT_PACK_ROWS 16
 #define QUANT_PACK_K_HEAD 320 /* bytes of a Q4_K / Q5_K step before its quants */
 #define QUANT_PACK_K_QUANTS 2048
+#define QUANT_PACK_Q6_HEAD 288 /* bytes of a Q6_K step before its low bits */
 
 static inline bool quant_packed_super(int wtype) { return wtype == AION_DT_Q4_K || wtype == AION_DT_Q5_K; }
 
+/* Offsets in a Q4_K / Q5_K step of quants vector v (8p + c) and of Q5_K's high-bit vector c. */
+static inline size_t quant_packed_k_quants_at(int wtype, int v) {
+    if (wtype == AION_DT_Q5_K && v < 8) return QUANT_PACK_K_HEAD + 128 * (size_t)v;
+    return QUANT_PACK_K_HEAD + 64 * (size_t)v + (wtype == AION_DT_Q5_K ? 512 : 0);
+}
+
+static inline size_t quant_packed_k_high_at(int c) { return QUANT_PACK_K_HEAD + 128 * (size_t)c + 64; }
+
 static inline size_t quant_packed_step_bytes(int wtype) {
     if (quant_packed_super(wtype)) return QUANT_PACK_K_HEAD + QUANT_PACK_K_QUANTS + (wtype == AION_DT_Q5_K ? 512 : 0);
+    if (wtype == AION_DT_Q6_K) return QUANT_PACK_Q6_HEAD + 2048 + 1024;
     return 32 + (wtype == AION_DT_Q8_0 ? 512 : 256);
 }
 
-static inline int64_t quant_packed_step_cols(int wtype) { return quant_packed_super(wtype) ? 256 : QUANT_QBLOCK; }
+static inline int64_t quant_packed_step_cols(int wtype) {
+    return quant_packed_super(wtype) || wtype == AION_DT_Q6_K ? 256 : QUANT_QBLOCK;
+}
 
 static inline size_t quant_packed_group_bytes(int wtype, int64_t n_cols) {
     return quant_packed_step_bytes(wtype) * (size_t)(n_cols / quant_packed_step_cols(wtype));

@@ -376,7 +376,7 @@ static bool is_k(int type) { return type == AION_DT_Q4_K || type == AION_DT_Q5_K
 
 /* The types quant_pack repacks. */
 static bool packable(int type) {
-    return type == AION_DT_Q8_0 || type == AION_DT_Q4_0 || type == AION_DT_Q4_K || type == AION_DT_Q5_K;
+    return type == AION_DT_Q8_0 || type == AION_DT_Q4_0 || is_k(type);
 }
 
 typedef struct mm_case {
