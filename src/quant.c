@@ -568,52 +568,9 @@ void quant_axpy_f32(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n <= 256) {
-        quant_dot_rows_f32_avx512(q, rows, stride, n_rows, n, scores);
-        return;
-    }
-#endif
-    for (int j = 0; j < n_rows; j++) scores[j] = quant_dot_f32(q, rows + stride * (size_t)j, n);
-}
+/* ---- attention rows, f32 or f16: the kernels where there is one, else row by row ---- */
 
-void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n <= 256) {
-        quant_axpy_rows_f32_avx512(y, w, rows, stride, n_rows, n);
-        return;
-    }
-#endif
-    for (int j = 0; j < n_rows; j++) quant_axpy_f32(y, w[j], rows + stride * (size_t)j, n);
-}
-
-void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
-                         float *sa, float *sb) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_dot_rows2_f32_avx512(qa, qb, rows, stride, n_rows, sa, sb);
-        return;
-    }
-#endif
-    quant_dot_rows_f32(qa, rows, stride, n_rows, n, sa);
-    quant_dot_rows_f32(qb, rows, stride, n_rows, n, sb);
-}
-
-void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
-                          int n_rows, int64_t n) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_axpy_rows2_f32_avx512(ya, yb, wa, wb, rows, stride, n_rows);
-        return;
-    }
-#endif
-    quant_axpy_rows_f32(ya, wa, rows, stride, n_rows, n);
-    quant_axpy_rows_f32(yb, wb, rows, stride, n_rows, n);
-}
-
-/* ---- the same over f16 rows: row by row, widened a piece at a time, where no kernel is ---- */
-
+/* An f16 row where no kernel is: widened a piece at a time. */
 #define F16_PIECE 256
 
 static float dot_f16_row(const float *q, const uint16_t *row, int64_t n) {
@@ -635,42 +592,76 @@ static void axpy_f16_row(float *y, float a, const uint16_t *row, int64_t n) {
     }
 }
 
+static void dot_rows(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n, float *scores) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && quant_dot_rows_avx512(q, rows, f16, stride, n_rows, n, scores)) return;
+#endif
+    for (int j = 0; j < n_rows; j++)
+        scores[j] = f16 ? dot_f16_row(q, (const uint16_t *)rows + stride * (size_t)j, n)
+                        : quant_dot_f32(q, (const float *)rows + stride * (size_t)j, n);
+}
+
+static void axpy_rows(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && quant_axpy_rows_avx512(y, w, rows, f16, stride, n_rows, n)) return;
+#endif
+    for (int j = 0; j < n_rows; j++) {
+        if (f16) axpy_f16_row(y, w[j], (const uint16_t *)rows + stride * (size_t)j, n);
+        else quant_axpy_f32(y, w[j], (const float *)rows + stride * (size_t)j, n);
+    }
+}
+
+static void dot_rows2(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                      int64_t n, float *sa, float *sb) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_dot_rows2_avx512(qa, qb, rows, f16, stride, n_rows, sa, sb);
+        return;
+    }
+#endif
+    dot_rows(qa, rows, f16, stride, n_rows, n, sa);
+    dot_rows(qb, rows, f16, stride, n_rows, n, sb);
+}
+
+static void axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16, size_t stride,
+                       int n_rows, int64_t n) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512 && n == 64) {
+        quant_axpy_rows2_avx512(ya, yb, wa, wb, rows, f16, stride, n_rows);
+        return;
+    }
+#endif
+    axpy_rows(ya, wa, rows, f16, stride, n_rows, n);
+    axpy_rows(yb, wb, rows, f16, stride, n_rows, n);
+}
+
+void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
+    dot_rows(q, rows, false, stride, n_rows, n, scores);
+}
+void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
+    axpy_rows(y, w, rows, false, stride, n_rows, n);
+}
+void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
+                         float *sa, float *sb) {
+    dot_rows2(qa, qb, rows, false, stride, n_rows, n, sa, sb);
+}
+void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
+                          int n_rows, int64_t n) {
+    axpy_rows2(ya, yb, wa, wb, rows, false, stride, n_rows, n);
+}
 void quant_dot_rows_f16(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && quant_dot_rows_f16_avx512(q, rows, stride, n_rows, n, scores)) return;
-#endif
-    for (int j = 0; j < n_rows; j++) scores[j] = dot_f16_row(q, rows + stride * (size_t)j, n);
+    dot_rows(q, rows, true, stride, n_rows, n, scores);
 }
-
 void quant_axpy_rows_f16(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && quant_axpy_rows_f16_avx512(y, w, rows, stride, n_rows, n)) return;
-#endif
-    for (int j = 0; j < n_rows; j++) axpy_f16_row(y, w[j], rows + stride * (size_t)j, n);
+    axpy_rows(y, w, rows, true, stride, n_rows, n);
 }
-
 void quant_dot_rows2_f16(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
                          float *sa, float *sb) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_dot_rows2_f16_avx512(qa, qb, rows, stride, n_rows, sa, sb);
-        return;
-    }
-#endif
-    quant_dot_rows_f16(qa, rows, stride, n_rows, n, sa);
-    quant_dot_rows_f16(qb, rows, stride, n_rows, n, sb);
+    dot_rows2(qa, qb, rows, true, stride, n_rows, n, sa, sb);
 }
-
 void quant_axpy_rows2_f16(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows, size_t stride,
                           int n_rows, int64_t n) {
-#if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_axpy_rows2_f16_avx512(ya, yb, wa, wb, rows, stride, n_rows);
-        return;
-    }
-#endif
-    quant_axpy_rows_f16(ya, wa, rows, stride, n_rows, n);
-    quant_axpy_rows_f16(yb, wb, rows, stride, n_rows, n);
+    axpy_rows2(ya, yb, wa, wb, rows, true, stride, n_rows, n);
 }
 
 float quant_max_f32(const float *x, int64_t n) {

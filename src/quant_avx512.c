@@ -254,21 +254,40 @@ ALWAYS_INLINE void packed_store(const quant_mm *m, int64_t group, const __m512 *
     UNROLL for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(m->y + (t0 + t) * m->ldy + row0, keep, acc[t]);
 }
 
+/* Where a tile over a group starts: its first step, the step size and the prefetch stream ahead. */
+typedef struct packed_walk {
+    const uint8_t *step;
+    size_t step_bytes;
+    int pf_lines;
+    quant_prefetch pf;
+} packed_walk;
+
+ALWAYS_INLINE packed_walk packed_walk_start(const quant_mm *m, const int wtype, int64_t group, int t0) {
+    packed_walk pw = {.step_bytes = quant_packed_step_bytes(wtype)};
+    const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
+    pw.step = m->w + group_bytes * (size_t)group;
+    pw.pf_lines = (int)((pw.step_bytes + 63) / 64);
+    pw.pf = packed_prefetch(m, group, pw.step, group_bytes, pw.pf_lines, t0);
+    return pw;
+}
+
+/* The tile's activation rows and zeroed accumulators. */
+ALWAYS_INLINE void packed_tile_start(const quant_mm *m, int t0, const int T, act_ptrs *x, __m512 *acc) {
+    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
+}
+
 /* Rows of group g x tokens [t0, t0+T). A block's integer dot is exact in each lane, started at
  * the activation block's bias correction; one conversion and one FMA per block and token then
  * add d_weight (per lane) * d_act (broadcast) * dot. Rows outside [r0, r1) are not stored. */
 ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
     const int64_t nb = m->n_cols / QUANT_QBLOCK;
-    const size_t step_bytes = quant_packed_step_bytes(wtype);
-    const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
-    const uint8_t *step = m->w + group_bytes * (size_t)group;
-    const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
+    packed_walk pw = packed_walk_start(m, wtype, group, t0);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, step += step_bytes) {
-        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
+    packed_tile_start(m, t0, T, x, acc);
+    for (int64_t b = 0; b < nb; b++, pw.step += pw.step_bytes) {
+        const uint8_t *step = pw.step;
+        if (pw.pf.lines) quant_prefetch_step(&pw.pf, pw.pf_lines);
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         __m512i dot[PACK_TOK_TILE];
         UNROLL for (int t = 0; t < T; t++) dot[t] = _mm512_set1_epi32(x[t].bcorr[b]);
@@ -289,17 +308,14 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
  *   y += d*sc * d_act * dot - dmin*m * d_act * sum(q_act),  the act block's bcorr being -sum(q_act). */
 ALWAYS_INLINE void packed_k_tile(const quant_mm *m, const int wtype, int64_t group, int t0, const int T) {
     const int64_t n_super = m->n_cols / 256;
-    const size_t step_bytes = quant_packed_step_bytes(wtype);
-    const size_t group_bytes = quant_packed_group_bytes(wtype, m->n_cols);
-    const uint8_t *step = m->w + group_bytes * (size_t)group;
-    const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
+    packed_walk pw = packed_walk_start(m, wtype, group, t0);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    UNROLL for (int t = 0; t < T; t++) x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
+    packed_tile_start(m, t0, T, x, acc);
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
-        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
+    for (int64_t sb = 0; sb < n_super; sb++, pw.step += pw.step_bytes) {
+        const uint8_t *step = pw.step;
+        if (pw.pf.lines) quant_prefetch_step(&pw.pf, pw.pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(step + 32)));
         UNROLL for (int p = 0; p < 4; p++) {
@@ -349,21 +365,16 @@ ALWAYS_INLINE void packed_k_tile(const quant_mm *m, const int wtype, int64_t gro
  * correction (16 columns) removes; per sub-block and token, one conversion and one FMA. */
 ALWAYS_INLINE void packed_q6_tile(const quant_mm *m, int64_t group, int t0, const int T) {
     const int64_t n_super = m->n_cols / 256;
-    const size_t step_bytes = quant_packed_step_bytes(AION_DT_Q6_K);
-    const size_t group_bytes = quant_packed_group_bytes(AION_DT_Q6_K, m->n_cols);
-    const uint8_t *step = m->w + group_bytes * (size_t)group;
-    const int pf_lines = (int)((step_bytes + 63) / 64);
-    quant_prefetch pf = packed_prefetch(m, group, step, group_bytes, pf_lines, t0);
+    packed_walk pw = packed_walk_start(m, AION_DT_Q6_K, group, t0);
     act_ptrs x[PACK_TOK_TILE];
     const int32_t *hcorr[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
-    UNROLL for (int t = 0; t < T; t++) {
-        x[t] = act_of(m, t0 + t), acc[t] = _mm512_setzero_ps();
-        hcorr[t] = quant_act_half_corr(m->act + m->act_row_bytes * (size_t)(t0 + t), m->n_cols);
-    }
+    packed_tile_start(m, t0, T, x, acc);
+    UNROLL for (int t = 0; t < T; t++) hcorr[t] = quant_act_half_corr(m->act + m->act_row_bytes * (size_t)(t0 + t), m->n_cols);
     const __m512i nib = _mm512_set1_epi8(0x0F), bits01_45 = _mm512_set1_epi8(0x33), bits23_67 = _mm512_set1_epi8((char)0xCC);
-    for (int64_t sb = 0; sb < n_super; sb++, step += step_bytes) {
-        if (pf.lines) quant_prefetch_step(&pf, pf_lines);
+    for (int64_t sb = 0; sb < n_super; sb++, pw.step += pw.step_bytes) {
+        const uint8_t *step = pw.step;
+        if (pw.pf.lines) quant_prefetch_step(&pw.pf, pw.pf_lines);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)step));
         const uint8_t *triples = step + QUANT_PACK_Q6_HEAD;
         UNROLL for (int n = 0; n < 2; n++) {
@@ -844,24 +855,16 @@ ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const fl
     }
 }
 
-void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
-                                float *sa, float *sb) {
-    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 0);
+void quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                            float *sa, float *sb) {
+    if (f16) dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 1);
+    else dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 0);
 }
 
-void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
-                                 size_t stride, int n_rows) {
-    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 0);
-}
-
-void quant_dot_rows2_f16_avx512(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows,
-                                float *sa, float *sb) {
-    dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 1);
-}
-
-void quant_axpy_rows2_f16_avx512(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows,
-                                 size_t stride, int n_rows) {
-    axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 1);
+void quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
+                             size_t stride, int n_rows) {
+    if (f16) axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 1);
+    else axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 0);
 }
 
 /* The head sizes specialised with register arrays (64, 128); false for the others. */
@@ -871,41 +874,26 @@ ALWAYS_INLINE bool rows_kernel(int64_t n, int *nv, __mmask16 *tail) {
     return *nv == 4 || *nv == 8;
 }
 
-void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-    int nv;
-    __mmask16 tail;
-    if (!rows_kernel(n, &nv, &tail))
-        for (int j = 0; j < n_rows; j++) scores[j] = quant_dot_f32_avx512(q, rows + stride * (size_t)j, n);
-    else if (nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 0);
-    else dot_rows(q, rows, stride, n_rows, 8, tail, scores, 0);
-}
-
-void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
-    int nv;
-    __mmask16 tail;
-    if (!rows_kernel(n, &nv, &tail))
-        for (int j = 0; j < n_rows; j++) quant_axpy_f32_avx512(y, w[j], rows + stride * (size_t)j, n);
-    else if (nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 0);
-    else axpy_rows(y, w, rows, stride, n_rows, 8, tail, 0);
-}
-
-/* false for head sizes without a specialised kernel: the caller widens row by row */
-bool quant_dot_rows_f16_avx512(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
-                               float *scores) {
+bool quant_dot_rows_avx512(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n,
+                           float *scores) {
     int nv;
     __mmask16 tail;
     if (!rows_kernel(n, &nv, &tail)) return false;
-    if (nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 1);
-    else dot_rows(q, rows, stride, n_rows, 8, tail, scores, 1);
+    if (f16 && nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 1);
+    else if (f16) dot_rows(q, rows, stride, n_rows, 8, tail, scores, 1);
+    else if (nv == 4) dot_rows(q, rows, stride, n_rows, 4, tail, scores, 0);
+    else dot_rows(q, rows, stride, n_rows, 8, tail, scores, 0);
     return true;
 }
 
-bool quant_axpy_rows_f16_avx512(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n) {
+bool quant_axpy_rows_avx512(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n) {
     int nv;
     __mmask16 tail;
     if (!rows_kernel(n, &nv, &tail)) return false;
-    if (nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 1);
-    else axpy_rows(y, w, rows, stride, n_rows, 8, tail, 1);
+    if (f16 && nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 1);
+    else if (f16) axpy_rows(y, w, rows, stride, n_rows, 8, tail, 1);
+    else if (nv == 4) axpy_rows(y, w, rows, stride, n_rows, 4, tail, 0);
+    else axpy_rows(y, w, rows, stride, n_rows, 8, tail, 0);
     return true;
 }
 

@@ -229,22 +229,15 @@ float quant_dot_f32_avx2(const float *a, const float *b, int64_t n);
 float quant_dot_f32_avx512(const float *a, const float *b, int64_t n);
 void quant_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
-/* head sizes up to 256 (16 vectors); the caller falls back to the per-row helpers above */
-void quant_dot_rows_f32_avx512(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
-void quant_axpy_rows_f32_avx512(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
-/* head size 64 */
-void quant_dot_rows2_f32_avx512(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows,
-                                float *sa, float *sb);
-void quant_axpy_rows2_f32_avx512(float *ya, float *yb, const float *wa, const float *wb, const float *rows,
-                                 size_t stride, int n_rows);
-/* the same over f16 rows (an f16 KV cache); the first two return false for other head sizes */
-bool quant_dot_rows_f16_avx512(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
-                               float *scores);
-bool quant_axpy_rows_f16_avx512(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n);
-void quant_dot_rows2_f16_avx512(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows,
-                                float *sa, float *sb);
-void quant_axpy_rows2_f16_avx512(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows,
-                                 size_t stride, int n_rows);
+/* Attention rows, f32 or f16 (widened as they load): false for head sizes without a kernel (64
+ * and 128 have one), where the caller goes row by row; the two-query ones are head size 64. */
+bool quant_dot_rows_avx512(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n,
+                           float *scores);
+bool quant_axpy_rows_avx512(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n);
+void quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                            float *sa, float *sb);
+void quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
+                             size_t stride, int n_rows);
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);
