@@ -614,10 +614,7 @@ static void axpy_rows(float *y, const float *w, const void *rows, bool f16, size
 static void dot_rows2(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
                       int64_t n, float *sa, float *sb) {
 #if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_dot_rows2_avx512(qa, qb, rows, f16, stride, n_rows, sa, sb);
-        return;
-    }
+    if (pick_isa() == ISA_AVX512 && quant_dot_rows2_avx512(qa, qb, rows, f16, stride, n_rows, n, sa, sb)) return;
 #endif
     dot_rows(qa, rows, f16, stride, n_rows, n, sa);
     dot_rows(qb, rows, f16, stride, n_rows, n, sb);
@@ -626,10 +623,7 @@ static void dot_rows2(const float *qa, const float *qb, const void *rows, bool f
 static void axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16, size_t stride,
                        int n_rows, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
-    if (pick_isa() == ISA_AVX512 && n == 64) {
-        quant_axpy_rows2_avx512(ya, yb, wa, wb, rows, f16, stride, n_rows);
-        return;
-    }
+    if (pick_isa() == ISA_AVX512 && quant_axpy_rows2_avx512(ya, yb, wa, wb, rows, f16, stride, n_rows, n)) return;
 #endif
     axpy_rows(ya, wa, rows, f16, stride, n_rows, n);
     axpy_rows(yb, wb, rows, f16, stride, n_rows, n);

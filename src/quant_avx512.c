@@ -794,26 +794,32 @@ ALWAYS_INLINE void axpy_rows(float *y, const float *w, const void *rows, size_t 
 /* Two queries against the same rows (the query heads of one KV head): each row is loaded once
  * for both, which halves the loads that bound a chunk of keys streamed from L2 (2.9 against
  * 4.5 ns per query and key, head size 64, 256 keys). Eight rows per block, both queries' sums
- * in one sum16. Head size 64 only (4 vectors, 8 query registers, 16 accumulators). */
-ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const void *rows, size_t stride, int n_rows,
-                                float *sa, float *sb, const int f16) {
-    __m512 qv[8];
-    UNROLL for (int v = 0; v < 4; v++) {
-        qv[v] = _mm512_loadu_ps(qa + 16 * v);
-        qv[4 + v] = _mm512_loadu_ps(qb + 16 * v);
-    }
+ * in one sum16. Head size 64 or 128 (NV 4 or 8): 16 accumulators and the queries' vectors do not
+ * all fit the 32 registers at 128, so a block goes over its rows' first four vectors and then,
+ * with the next four of each query loaded, over their last four (the rows are in L1 by then). */
+ALWAYS_INLINE void dot_rows2(const float *qa, const float *qb, const void *rows, size_t stride, int n_rows, const int NV,
+                             float *sa, float *sb, const int f16) {
     int j = 0;
     for (; j + 8 <= n_rows; j += 8) {
         __m512 acc[16];
-        UNROLL for (int i = 0; i < 8; i++) {
-            const void *row = row_at(rows, stride, j + i, f16);
-            __m512 k[4];
-            UNROLL for (int v = 0; v < 4; v++) k[v] = row_vec(row, v, 0xFFFF, f16);
-            acc[i] = _mm512_mul_ps(qv[0], k[0]);
-            acc[8 + i] = _mm512_mul_ps(qv[4], k[0]);
-            UNROLL for (int v = 1; v < 4; v++) {
-                acc[i] = _mm512_fmadd_ps(qv[v], k[v], acc[i]);
-                acc[8 + i] = _mm512_fmadd_ps(qv[4 + v], k[v], acc[8 + i]);
+        UNROLL for (int half = 0; half < NV / 4; half++) {
+            __m512 qv[8];
+            UNROLL for (int v = 0; v < 4; v++) {
+                qv[v] = _mm512_loadu_ps(qa + 16 * (4 * half + v));
+                qv[4 + v] = _mm512_loadu_ps(qb + 16 * (4 * half + v));
+            }
+            UNROLL for (int i = 0; i < 8; i++) {
+                const void *row = row_at(rows, stride, j + i, f16);
+                UNROLL for (int v = 0; v < 4; v++) {
+                    __m512 k = row_vec(row, 4 * half + v, 0xFFFF, f16);
+                    if (half == 0 && v == 0) {
+                        acc[i] = _mm512_mul_ps(qv[0], k);
+                        acc[8 + i] = _mm512_mul_ps(qv[4], k);
+                    } else {
+                        acc[i] = _mm512_fmadd_ps(qv[v], k, acc[i]);
+                        acc[8 + i] = _mm512_fmadd_ps(qv[4 + v], k, acc[8 + i]);
+                    }
+                }
             }
         }
         __m512 sums = sum16(acc);
@@ -823,48 +829,56 @@ ALWAYS_INLINE void dot_rows2_64(const float *qa, const float *qb, const void *ro
     for (; j < n_rows; j++) {
         const void *row = row_at(rows, stride, j, f16);
         __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
-        UNROLL for (int v = 0; v < 4; v++) {
+        UNROLL for (int v = 0; v < NV; v++) {
             __m512 k = row_vec(row, v, 0xFFFF, f16);
-            a = _mm512_fmadd_ps(qv[v], k, a);
-            b = _mm512_fmadd_ps(qv[4 + v], k, b);
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(qa + 16 * v), k, a);
+            b = _mm512_fmadd_ps(_mm512_loadu_ps(qb + 16 * v), k, b);
         }
         sa[j] = _mm512_reduce_add_ps(a);
         sb[j] = _mm512_reduce_add_ps(b);
     }
 }
 
-ALWAYS_INLINE void axpy_rows2_64(float *ya, float *yb, const float *wa, const float *wb, const void *rows,
-                                 size_t stride, int n_rows, const int f16) {
-    __m512 a[4], b[4];
-    UNROLL for (int v = 0; v < 4; v++) {
+ALWAYS_INLINE void axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, size_t stride,
+                              int n_rows, const int NV, const int f16) {
+    __m512 a[MAX_HEAD_VECS], b[MAX_HEAD_VECS];
+    UNROLL for (int v = 0; v < NV; v++) {
         a[v] = _mm512_loadu_ps(ya + 16 * v);
         b[v] = _mm512_loadu_ps(yb + 16 * v);
     }
     for (int j = 0; j < n_rows; j++) {
         const void *row = row_at(rows, stride, j, f16);
         const __m512 fa = _mm512_set1_ps(wa[j]), fb = _mm512_set1_ps(wb[j]);
-        UNROLL for (int v = 0; v < 4; v++) {
+        UNROLL for (int v = 0; v < NV; v++) {
             __m512 r = row_vec(row, v, 0xFFFF, f16);
             a[v] = _mm512_fmadd_ps(fa, r, a[v]);
             b[v] = _mm512_fmadd_ps(fb, r, b[v]);
         }
     }
-    UNROLL for (int v = 0; v < 4; v++) {
+    UNROLL for (int v = 0; v < NV; v++) {
         _mm512_storeu_ps(ya + 16 * v, a[v]);
         _mm512_storeu_ps(yb + 16 * v, b[v]);
     }
 }
 
-void quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
-                            float *sa, float *sb) {
-    if (f16) dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 1);
-    else dot_rows2_64(qa, qb, rows, stride, n_rows, sa, sb, 0);
+bool quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                            int64_t n, float *sa, float *sb) {
+    if (n == 64 && f16) dot_rows2(qa, qb, rows, stride, n_rows, 4, sa, sb, 1);
+    else if (n == 64) dot_rows2(qa, qb, rows, stride, n_rows, 4, sa, sb, 0);
+    else if (n == 128 && f16) dot_rows2(qa, qb, rows, stride, n_rows, 8, sa, sb, 1);
+    else if (n == 128) dot_rows2(qa, qb, rows, stride, n_rows, 8, sa, sb, 0);
+    else return false;
+    return true;
 }
 
-void quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
-                             size_t stride, int n_rows) {
-    if (f16) axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 1);
-    else axpy_rows2_64(ya, yb, wa, wb, rows, stride, n_rows, 0);
+bool quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
+                             size_t stride, int n_rows, int64_t n) {
+    if (n == 64 && f16) axpy_rows2(ya, yb, wa, wb, rows, stride, n_rows, 4, 1);
+    else if (n == 64) axpy_rows2(ya, yb, wa, wb, rows, stride, n_rows, 4, 0);
+    else if (n == 128 && f16) axpy_rows2(ya, yb, wa, wb, rows, stride, n_rows, 8, 1);
+    else if (n == 128) axpy_rows2(ya, yb, wa, wb, rows, stride, n_rows, 8, 0);
+    else return false;
+    return true;
 }
 
 /* The head sizes specialised with register arrays (64, 128); false for the others. */

@@ -230,14 +230,14 @@ float quant_dot_f32_avx512(const float *a, const float *b, int64_t n);
 void quant_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 void quant_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
 /* Attention rows, f32 or f16 (widened as they load): false for head sizes without a kernel (64
- * and 128 have one), where the caller goes row by row; the two-query ones are head size 64. */
+ * and 128 have one), where the caller goes row by row (or query by query). */
 bool quant_dot_rows_avx512(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n,
                            float *scores);
 bool quant_axpy_rows_avx512(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n);
-void quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
-                            float *sa, float *sb);
-void quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
-                             size_t stride, int n_rows);
+bool quant_dot_rows2_avx512(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                            int64_t n, float *sa, float *sb);
+bool quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
+                             size_t stride, int n_rows, int64_t n);
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);
