@@ -36,6 +36,11 @@ a=$("$AIO" run -m "$REF" -p "the cat the cat the" -n 20 --temp 0 --json 2>/dev/n
 b=$("$AIO" run -m "$REF" -p "the cat the cat the" -n 20 --temp 0 --json --strategy lookup 2>/dev/null | grep -o '"tokens":\[[^]]*\]')
 c=$("$AIO" run -m "$REF" -p "the cat the cat the" -n 20 --temp 0 --json --strategy spec --draft tests/data/ref/llama-q8_0.gguf 2>/dev/null | grep -o '"tokens":\[[^]]*\]')
 if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]; then ok; else bad "ar/lookup/spec differ: $a | $b | $c"; fi
+# an f16 KV cache from the command line: lossless strategies hold with it too; a bad type is a usage error
+expect 2 "--kv expects f32 or f16" -- "$AIO" run -m "$REF" -p hi --kv f8
+k1=$("$AIO" run -m "$REF" -p "the cat the cat the" -n 20 --temp 0 --json --kv f16 2>/dev/null | grep -o '"tokens":\[[^]]*\]')
+k2=$("$AIO" run -m "$REF" -p "the cat the cat the" -n 20 --temp 0 --json --kv f16 --strategy lookup 2>/dev/null | grep -o '"tokens":\[[^]]*\]')
+if [ -n "$k1" ] && [ "$k1" = "$k2" ]; then ok; else bad "--kv f16: ar/lookup differ: $k1 | $k2"; fi
 # same seed, same output
 s1=$("$AIO" run -m "$REF" -p "the" -n 12 --temp 1 --seed 5 --json 2>/dev/null | grep -o '"tokens":\[[^]]*\]')
 s2=$("$AIO" run -m "$REF" -p "the" -n 12 --temp 1 --seed 5 --json 2>/dev/null | grep -o '"tokens":\[[^]]*\]')

@@ -137,6 +137,7 @@ typedef struct bench_session {
     int8_t *want;
     float *logits;   /* n_batch rows of n_vocab */
     int n_batch;
+    bool kv_f16;
     double meter_wall, meter_cpu; /* seconds of the forwards since bench_meter_reset */
 } bench_session;
 
@@ -179,7 +180,7 @@ static void synthetic_tokens(const aion_model *m, int32_t *ids, int n) {
 /* Opens the model with a context of n_ctx tokens and forwards of up to n_batch. */
 static int bench_open(bench_session *s, const bench_opts *o, int n_ctx, int n_batch) {
     char err[512];
-    *s = (bench_session){.n_batch = n_batch};
+    *s = (bench_session){.n_batch = n_batch, .kv_f16 = o->kv_f16};
     s->threads = aion_threads_new(o->n_threads);
     s->model = aion_model_load(o->model_path, err, sizeof err);
     if (!s->threads || !s->model) return fprintf(stderr, "error: %s\n", s->threads ? err : "cannot start threads"), -1;
@@ -256,6 +257,7 @@ static cJSON *model_json(const bench_session *s) {
     cJSON_AddNumberToObject(j, "n_embd", s->info.n_embd);
     cJSON_AddNumberToObject(j, "n_vocab", s->info.n_vocab);
     cJSON_AddNumberToObject(j, "weight_bytes", (double)s->info.weight_bytes);
+    cJSON_AddStringToObject(j, "kv", s->kv_f16 ? "f16" : "f32");
     return j;
 }
 
@@ -275,9 +277,9 @@ static void print_json(cJSON *j) {
 }
 
 static void print_model_line(const bench_session *s) {
-    printf("model: %s (%s, %s, %d layers, %.1f MB of weights) | threads: %d | cpu: %s\n\n", s->info.path,
+    printf("model: %s (%s, %s, %d layers, %.1f MB of weights, %s KV) | threads: %d | cpu: %s\n\n", s->info.path,
            s->info.arch, aion_dtype_name(s->info.main_type), s->info.n_layer, s->info.weight_bytes / 1e6,
-           aion_threads_count(s->threads), cpu_describe());
+           s->kv_f16 ? "f16" : "f32", aion_threads_count(s->threads), cpu_describe());
 }
 
 /* ------------------------------------------------------------------ memory */
@@ -537,7 +539,6 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
         cJSON_AddNumberToObject(j, "context_pos", o->pos);
         cJSON_AddNumberToObject(j, "runs", o->n_runs);
         cJSON_AddStringToObject(j, "logits", o->last_logits_only ? "last" : "all");
-        cJSON_AddStringToObject(j, "kv", o->kv_f16 ? "f16" : "f32");
         cJSON_AddItemToObject(j, "peak", peak_json(peak));
         cJSON_AddItemToObject(j, "memory", membw_json(mem));
         cJSON_AddNumberToObject(j, "t1_percent_of_memory", t1_pct);
@@ -557,9 +558,8 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
         return;
     }
     print_model_line(s);
-    printf("context: %d cached tokens (%s KV) | logits: %s rows | median of %d | peak %.0f int8 / %.0f f32 GMAC/s (%s)\n",
-           o->pos, o->kv_f16 ? "f16" : "f32", o->last_logits_only ? "last" : "all", o->n_runs, peak->int8_gmacs,
-           peak->f32_gmacs, peak->isa);
+    printf("context: %d cached tokens | logits: %s rows | median of %d | peak %.0f int8 / %.0f f32 GMAC/s (%s)\n",
+           o->pos, o->last_logits_only ? "last" : "all", o->n_runs, peak->int8_gmacs, peak->f32_gmacs, peak->isa);
     printf("memory probe %.1f GB/s in this run; t(1) streams the weights at %.0f%% of it (a batch's arithmetic\n"
            "hides behind a slower stream: t(n)/t(1) falls with the probe)\n\n",
            mem->best_gbps, t1_pct);
