@@ -9,8 +9,8 @@
  *
  * Weights stay in the mmapped file (quant.c reads the blocks in place, or a
  * layout repacked once at load where its kernels stream that faster); only the
- * small vectors (norms, biases) are copied to F32 at load. The KV cache is F32,
- * one slab per sequence, head-major (each KV head's positions contiguous),
+ * small vectors (norms, biases) are copied to F32 at load. The KV cache is F32
+ * (or F16 on request), one slab per sequence, head-major (each KV head's positions contiguous),
  * allocated once for n_ctx tokens; rollback is just a shorter length, since
  * positions past it are overwritten before use.
  *

@@ -18,11 +18,13 @@
  * Float weights are widened to f32 (vcvtph2ps for F16, a 16-bit shift for
  * BF16) and accumulated with FMA in f32.
  *
- * Q8_0 and Q4_0 weights repacked at load (quant_pack, layout in quant_simd.h) take a
+ * Q8_0, Q4_0 and the K-quants repacked at load (quant_pack, layout in quant_simd.h) take a
  * different shape: 16 rows share each vector, one int32 lane per row, so a vpdpbusd with a
  * broadcast activation word advances 16 rows by 4 columns and there is no horizontal sum;
  * a tile is 16 rows x 4 tokens. That halves prefill time and lets decode stream one
  * sequential run per group.
+ *
+ * Attention's row kernels take f32 rows or f16 ones (an f16 KV cache), widened as they load.
  */
 #include "quant_simd.h"
 
