@@ -859,11 +859,9 @@ static void softmax_step(attn_state *st, float *out, float *scores, int nk, int 
 
 static void attend_chunk(const aion_ctx *c, attn_state *st, const float *q, float *out, const void *keys,
                          const void *vals, int nk, int hd, float scale, float *scores) {
-    if (c->kv_f16) quant_dot_rows_f16(q, keys, (size_t)hd, nk, hd, scores);
-    else quant_dot_rows_f32(q, keys, (size_t)hd, nk, hd, scores);
+    quant_dot_rows(q, keys, c->kv_f16, (size_t)hd, nk, hd, scores);
     softmax_step(st, out, scores, nk, hd, scale);
-    if (c->kv_f16) quant_axpy_rows_f16(out, scores, vals, (size_t)hd, nk, hd);
-    else quant_axpy_rows_f32(out, scores, vals, (size_t)hd, nk, hd);
+    quant_axpy_rows(out, scores, vals, c->kv_f16, (size_t)hd, nk, hd);
 }
 
 /* Two queries of the same KV head take a chunk in one pass over its keys and one over its values
@@ -871,12 +869,10 @@ static void attend_chunk(const aion_ctx *c, attn_state *st, const float *q, floa
 static void attend_chunk2(const aion_ctx *c, attn_state *st, const float *q, float *out, size_t q_step,
                           const void *keys, const void *vals, int nk, int hd, float scale, float *scores) {
     float *scores_b = scores + ATTN_CHUNK;
-    if (c->kv_f16) quant_dot_rows2_f16(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
-    else quant_dot_rows2_f32(q, q + q_step, keys, (size_t)hd, nk, hd, scores, scores_b);
+    quant_dot_rows2(q, q + q_step, keys, c->kv_f16, (size_t)hd, nk, hd, scores, scores_b);
     softmax_step(&st[0], out, scores, nk, hd, scale);
     softmax_step(&st[1], out + q_step, scores_b, nk, hd, scale);
-    if (c->kv_f16) quant_axpy_rows2_f16(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
-    else quant_axpy_rows2_f32(out, out + q_step, scores, scores_b, vals, (size_t)hd, nk, hd);
+    quant_axpy_rows2(out, out + q_step, scores, scores_b, vals, c->kv_f16, (size_t)hd, nk, hd);
 }
 
 /* Batch tokens [t0, t0 + n_tok) of one sequence (consecutive positions) x query heads

@@ -592,7 +592,8 @@ static void axpy_f16_row(float *y, float a, const uint16_t *row, int64_t n) {
     }
 }
 
-static void dot_rows(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n, float *scores) {
+void quant_dot_rows(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n,
+                    float *scores) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512 && quant_dot_rows_avx512(q, rows, f16, stride, n_rows, n, scores)) return;
 #endif
@@ -601,7 +602,7 @@ static void dot_rows(const float *q, const void *rows, bool f16, size_t stride, 
                         : quant_dot_f32(q, (const float *)rows + stride * (size_t)j, n);
 }
 
-static void axpy_rows(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n) {
+void quant_axpy_rows(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512 && quant_axpy_rows_avx512(y, w, rows, f16, stride, n_rows, n)) return;
 #endif
@@ -611,51 +612,22 @@ static void axpy_rows(float *y, const float *w, const void *rows, bool f16, size
     }
 }
 
-static void dot_rows2(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
-                      int64_t n, float *sa, float *sb) {
+void quant_dot_rows2(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows,
+                     int64_t n, float *sa, float *sb) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512 && quant_dot_rows2_avx512(qa, qb, rows, f16, stride, n_rows, n, sa, sb)) return;
 #endif
-    dot_rows(qa, rows, f16, stride, n_rows, n, sa);
-    dot_rows(qb, rows, f16, stride, n_rows, n, sb);
+    quant_dot_rows(qa, rows, f16, stride, n_rows, n, sa);
+    quant_dot_rows(qb, rows, f16, stride, n_rows, n, sb);
 }
 
-static void axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16, size_t stride,
-                       int n_rows, int64_t n) {
+void quant_axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16,
+                      size_t stride, int n_rows, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512 && quant_axpy_rows2_avx512(ya, yb, wa, wb, rows, f16, stride, n_rows, n)) return;
 #endif
-    axpy_rows(ya, wa, rows, f16, stride, n_rows, n);
-    axpy_rows(yb, wb, rows, f16, stride, n_rows, n);
-}
-
-void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-    dot_rows(q, rows, false, stride, n_rows, n, scores);
-}
-void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n) {
-    axpy_rows(y, w, rows, false, stride, n_rows, n);
-}
-void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
-                         float *sa, float *sb) {
-    dot_rows2(qa, qb, rows, false, stride, n_rows, n, sa, sb);
-}
-void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
-                          int n_rows, int64_t n) {
-    axpy_rows2(ya, yb, wa, wb, rows, false, stride, n_rows, n);
-}
-void quant_dot_rows_f16(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n, float *scores) {
-    dot_rows(q, rows, true, stride, n_rows, n, scores);
-}
-void quant_axpy_rows_f16(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n) {
-    axpy_rows(y, w, rows, true, stride, n_rows, n);
-}
-void quant_dot_rows2_f16(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
-                         float *sa, float *sb) {
-    dot_rows2(qa, qb, rows, true, stride, n_rows, n, sa, sb);
-}
-void quant_axpy_rows2_f16(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows, size_t stride,
-                          int n_rows, int64_t n) {
-    axpy_rows2(ya, yb, wa, wb, rows, true, stride, n_rows, n);
+    quant_axpy_rows(ya, wa, rows, f16, stride, n_rows, n);
+    quant_axpy_rows(yb, wb, rows, f16, stride, n_rows, n);
 }
 
 float quant_max_f32(const float *x, int64_t n) {

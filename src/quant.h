@@ -104,25 +104,18 @@ void quant_matmul_packed(int wtype, const void *packed, int64_t n_cols, const vo
 /* Small float vector helpers used by the forward pass (SIMD where available). */
 float quant_dot_f32(const float *a, const float *b, int64_t n);
 void quant_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a*x */
-/* Attention over a run of cached rows (row j at rows + j * stride): scores[j] = dot(q, row j),
- * and y += sum_j w[j] * row j (in a fixed order for given n_rows: the same bits every time).
- * One call per run keeps q and y in registers. */
-void quant_dot_rows_f32(const float *q, const float *rows, size_t stride, int n_rows, int64_t n, float *scores);
-void quant_axpy_rows_f32(float *y, const float *w, const float *rows, size_t stride, int n_rows, int64_t n);
+/* Attention over a run of cached rows (row j at rows + j * stride elements), f32 or, with f16,
+ * halves (an f16 KV cache) widened exactly as they load, so f16 rows give the f32 results of the
+ * widened rows: scores[j] = dot(q, row j), and y += sum_j w[j] * row j (in a fixed order for given
+ * n_rows: the same bits every time). One call per run keeps q and y in registers. */
+void quant_dot_rows(const float *q, const void *rows, bool f16, size_t stride, int n_rows, int64_t n, float *scores);
+void quant_axpy_rows(float *y, const float *w, const void *rows, bool f16, size_t stride, int n_rows, int64_t n);
 /* The same for two queries over the same rows (two query heads of one KV head), each row read
  * once for both; the results are those of the single-query calls within float rounding. */
-void quant_dot_rows2_f32(const float *qa, const float *qb, const float *rows, size_t stride, int n_rows, int64_t n,
-                         float *sa, float *sb);
-void quant_axpy_rows2_f32(float *ya, float *yb, const float *wa, const float *wb, const float *rows, size_t stride,
-                          int n_rows, int64_t n);
-/* The four above over f16 rows (an f16 KV cache), widened exactly as they load: the results of
- * the f32 calls on the widened rows, up to the summation order where no kernel is. */
-void quant_dot_rows_f16(const float *q, const uint16_t *rows, size_t stride, int n_rows, int64_t n, float *scores);
-void quant_axpy_rows_f16(float *y, const float *w, const uint16_t *rows, size_t stride, int n_rows, int64_t n);
-void quant_dot_rows2_f16(const float *qa, const float *qb, const uint16_t *rows, size_t stride, int n_rows, int64_t n,
-                         float *sa, float *sb);
-void quant_axpy_rows2_f16(float *ya, float *yb, const float *wa, const float *wb, const uint16_t *rows, size_t stride,
-                          int n_rows, int64_t n);
+void quant_dot_rows2(const float *qa, const float *qb, const void *rows, bool f16, size_t stride, int n_rows, int64_t n,
+                     float *sa, float *sb);
+void quant_axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, const void *rows, bool f16, size_t stride,
+                      int n_rows, int64_t n);
 /* Softmax pieces for attention: the largest of x[0, n) (-inf when n is 0), and
  * x[i] = exp(x[i] * scale - shift) for shifts that keep every argument <= 0, returning the sum of
  * the new x. The AVX-512 exp is within 2 ulp of expf. */

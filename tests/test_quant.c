@@ -634,7 +634,7 @@ static void test_attention_rows(void) {
         int prev = cpu_features_limit(level);
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             int64_t n = sizes[k];
-            quant_dot_rows_f32(q, rows, STRIDE, ROWS, n, scores);
+            quant_dot_rows(q, rows, false, STRIDE, ROWS, n, scores);
             int bad = 0;
             for (int j = 0; j < ROWS; j++) {
                 double want = 0, mag = 1e-30;
@@ -645,7 +645,7 @@ static void test_attention_rows(void) {
             CHECK(bad == 0, "%s dot_rows n=%lld: %d rows off", LEVEL_NAMES[level], (long long)n, bad);
             fill_random(&s, y, MAXN, 1.0f);
             memcpy(y_ref, y, sizeof y);
-            quant_axpy_rows_f32(y, w, rows, STRIDE, ROWS, n);
+            quant_axpy_rows(y, w, rows, false, STRIDE, ROWS, n);
             bad = 0;
             for (int64_t i = 0; i < MAXN; i++) {
                 double want = y_ref[i], mag = fabs(y_ref[i]) + 1e-30;
@@ -656,15 +656,15 @@ static void test_attention_rows(void) {
             CHECK(bad == 0, "%s axpy_rows n=%lld: %d elements off (or written past n)", LEVEL_NAMES[level], (long long)n, bad);
             float again[MAXN];
             memcpy(again, y, sizeof again);
-            quant_axpy_rows_f32(again, w, rows, STRIDE, ROWS, n);
-            quant_axpy_rows_f32(y, w, rows, STRIDE, ROWS, n);
+            quant_axpy_rows(again, w, rows, false, STRIDE, ROWS, n);
+            quant_axpy_rows(y, w, rows, false, STRIDE, ROWS, n);
             CHECK(memcmp(again, y, sizeof y) == 0, "%s axpy_rows n=%lld is not deterministic", LEVEL_NAMES[level], (long long)n);
             /* two queries at once (q and q reversed) against the single-query calls */
             static float qb[MAXN], s1[ROWS], s2[ROWS], sb[ROWS], ya[MAXN], yb[MAXN], ya1[MAXN], yb1[MAXN];
             for (int64_t i = 0; i < MAXN; i++) qb[i] = q[MAXN - 1 - i];
-            quant_dot_rows_f32(q, rows, STRIDE, ROWS, n, s1);
-            quant_dot_rows_f32(qb, rows, STRIDE, ROWS, n, sb);
-            quant_dot_rows2_f32(q, qb, rows, STRIDE, ROWS, n, scores, s2);
+            quant_dot_rows(q, rows, false, STRIDE, ROWS, n, s1);
+            quant_dot_rows(qb, rows, false, STRIDE, ROWS, n, sb);
+            quant_dot_rows2(q, qb, rows, false, STRIDE, ROWS, n, scores, s2);
             bad = 0;
             for (int j = 0; j < ROWS; j++) {
                 double mag = 1e-30, magb = 1e-30;
@@ -677,9 +677,9 @@ static void test_attention_rows(void) {
             fill_random(&s, yb, MAXN, 1.0f);
             memcpy(ya1, ya, sizeof ya);
             memcpy(yb1, yb, sizeof yb);
-            quant_axpy_rows2_f32(ya, yb, w, s1, rows, STRIDE, ROWS, n);
-            quant_axpy_rows_f32(ya1, w, rows, STRIDE, ROWS, n);
-            quant_axpy_rows_f32(yb1, s1, rows, STRIDE, ROWS, n);
+            quant_axpy_rows2(ya, yb, w, s1, rows, false, STRIDE, ROWS, n);
+            quant_axpy_rows(ya1, w, rows, false, STRIDE, ROWS, n);
+            quant_axpy_rows(yb1, s1, rows, false, STRIDE, ROWS, n);
             bad = 0;
             for (int64_t i = 0; i < MAXN; i++) {
                 double mag = fabs(ya1[i]) + 1e-30, magb = fabs(yb1[i]) + 1e-30;
@@ -743,20 +743,20 @@ static void test_attention_rows_f16(void) {
             int64_t n = sizes[k];
             double tol = n > 256 ? 1e-5 : 0; /* relative; 0: the same bits */
             int bad = 0;
-            quant_dot_rows_f16(q, half, STRIDE, ROWS, n, sg[0]);
-            quant_dot_rows_f32(q, wide, STRIDE, ROWS, n, sw[0]);
-            quant_dot_rows2_f16(q, qb, half, STRIDE, ROWS, n, sg[1], got[0]);
-            quant_dot_rows2_f32(q, qb, wide, STRIDE, ROWS, n, sw[1], want[0]);
+            quant_dot_rows(q, half, true, STRIDE, ROWS, n, sg[0]);
+            quant_dot_rows(q, wide, false, STRIDE, ROWS, n, sw[0]);
+            quant_dot_rows2(q, qb, half, true, STRIDE, ROWS, n, sg[1], got[0]);
+            quant_dot_rows2(q, qb, wide, false, STRIDE, ROWS, n, sw[1], want[0]);
             for (int j = 0; j < ROWS; j++)
                 bad += !(fabs(sg[0][j] - sw[0][j]) <= tol * fabs(sw[0][j])) + !(fabs(sg[1][j] - sw[1][j]) <= tol * fabs(sw[1][j])) +
                        !(fabs(got[0][j] - want[0][j]) <= tol * fabs(want[0][j]));
             CHECK(bad == 0, "%s dot_rows(2) f16 n=%lld: %d scores differ from f32 on the widened rows", LEVEL_NAMES[level],
                   (long long)n, bad);
             for (int v = 0; v < 2; v++) fill_random(&s, got[v], MAXN, 1.0f), memcpy(want[v], got[v], sizeof want[v]);
-            quant_axpy_rows_f16(got[0], w, half, STRIDE, ROWS, n);
-            quant_axpy_rows_f32(want[0], w, wide, STRIDE, ROWS, n);
-            quant_axpy_rows2_f16(got[0], got[1], w2, w, half, STRIDE, ROWS, n);
-            quant_axpy_rows2_f32(want[0], want[1], w2, w, wide, STRIDE, ROWS, n);
+            quant_axpy_rows(got[0], w, half, true, STRIDE, ROWS, n);
+            quant_axpy_rows(want[0], w, wide, false, STRIDE, ROWS, n);
+            quant_axpy_rows2(got[0], got[1], w2, w, half, true, STRIDE, ROWS, n);
+            quant_axpy_rows2(want[0], want[1], w2, w, wide, false, STRIDE, ROWS, n);
             bad = 0;
             for (int v = 0; v < 2; v++)
                 for (int64_t i = 0; i < MAXN; i++)
