@@ -150,14 +150,14 @@ ALWAYS_INLINE __m512i pair_q4_0(const uint8_t *b0, const uint8_t *b1) {
 typedef struct act_ptrs {
     const int8_t *q;
     const float *scale, *bscale; /* per lane (8 per block), per block */
-    const int32_t *corr, *bcorr;
+    const int32_t *corr, *bcorr, *hcorr; /* per lane, per block, per half block */
 } act_ptrs;
 
 
 ALWAYS_INLINE act_ptrs act_of(const quant_mm *m, int t) {
     const uint8_t *a = m->act + m->act_row_bytes * (size_t)t;
     return (act_ptrs){quant_act_quants(a), quant_act_scales(a, m->n_cols), quant_act_block_scales(a, m->n_cols),
-                      quant_act_corr(a, m->n_cols), quant_act_bcorr(a, m->n_cols)};
+                      quant_act_corr(a, m->n_cols), quant_act_bcorr(a, m->n_cols), quant_act_half_corr(a, m->n_cols)};
 }
 
 /* One pair of blocks (b, b+1) of R rows into the tile's accumulators, for each of T tokens. */
@@ -369,10 +369,8 @@ ALWAYS_INLINE void packed_q6_tile(const quant_mm *m, int64_t group, int t0, cons
     const int64_t n_super = m->n_cols / 256;
     packed_walk pw = packed_walk_start(m, AION_DT_Q6_K, group, t0);
     act_ptrs x[PACK_TOK_TILE];
-    const int32_t *hcorr[PACK_TOK_TILE];
     __m512 acc[PACK_TOK_TILE];
     packed_tile_start(m, t0, T, x, acc);
-    UNROLL for (int t = 0; t < T; t++) hcorr[t] = quant_act_half_corr(m->act + m->act_row_bytes * (size_t)(t0 + t), m->n_cols);
     const __m512i nib = _mm512_set1_epi8(0x0F), bits01_45 = _mm512_set1_epi8(0x33), bits23_67 = _mm512_set1_epi8((char)0xCC);
     for (int64_t sb = 0; sb < n_super; sb++, pw.step += pw.step_bytes) {
         const uint8_t *step = pw.step;
@@ -384,7 +382,7 @@ ALWAYS_INLINE void packed_q6_tile(const quant_mm *m, int64_t group, int t0, cons
                 __m512i dot[4][PACK_TOK_TILE];
                 UNROLL for (int q = 0; q < 4; q++) {
                     const int64_t j = 16 * sb + 8 * n + is + 2 * q; /* sub-block index in the row */
-                    UNROLL for (int t = 0; t < T; t++) dot[q][t] = _mm512_set1_epi32(hcorr[t][j]);
+                    UNROLL for (int t = 0; t < T; t++) dot[q][t] = _mm512_set1_epi32(x[t].hcorr[j]);
                 }
                 UNROLL for (int c = 4 * is; c < 4 * is + 4; c++) {
                     const uint8_t *tr = triples + 192 * (8 * n + c);
