@@ -265,8 +265,10 @@ static void act_block_summaries(uint8_t *act, int64_t n_cols) {
     float *block_scale = (float *)(act + 3 * region + region / 2);
     const float *scales = quant_act_scales(act, n_cols);
     for (int64_t b = 0; b < nb; b++) {
-        for (int s = 0; s < 2; s++)
-            half_corr[2 * b + s] = corr[8 * b + 4 * s] + corr[8 * b + 4 * s + 1] + corr[8 * b + 4 * s + 2] + corr[8 * b + 4 * s + 3];
+        for (int s = 0; s < 2; s++) {
+            const int32_t *c4 = corr + 8 * b + 4 * s;
+            half_corr[2 * b + s] = c4[0] + c4[1] + c4[2] + c4[3];
+        }
         bcorr[b] = half_corr[2 * b] + half_corr[2 * b + 1];
         block_scale[b] = scales[8 * b];
     }
@@ -334,7 +336,7 @@ static float dot_ref_float(int wtype, const uint8_t *row, const float *x, int64_
 
 /* ---- repacked weights (layout in quant_simd.h) ---- */
 
-/* Step `step` (a block, or a Q4_K / Q5_K super-block) of the group holding row r. */
+/* Step `step` (a block, or a K-quant super-block) of the group holding row r. */
 static const uint8_t *packed_step(int wtype, const uint8_t *packed, int64_t n_cols, int64_t r, int64_t step) {
     return packed + quant_packed_group_bytes(wtype, n_cols) * (size_t)(r / QUANT_PACK_ROWS) +
            quant_packed_step_bytes(wtype) * (size_t)step;
@@ -436,7 +438,7 @@ void quant_pack(int wtype, const void *w, int64_t n_rows, int64_t n_cols, void *
 }
 
 /* The scalar reference on the packed layout: each block is put back together and summed as
- * dot_ref_q does (bit for bit the reference's for Q8_0 / Q4_0; Q4_K / Q5_K within its rounding). */
+ * dot_ref_q does (bit for bit the reference's for Q8_0 / Q4_0; the K-quants within its rounding). */
 static float dot_ref_packed(const quant_mm *m, int64_t r, const uint8_t *act) {
     const int8_t *xq = quant_act_quants(act);
     const float *xs = quant_act_scales(act, m->n_cols);
