@@ -59,6 +59,12 @@ if [ -f models/aio-small.gguf ] && [ -f models/aio-large.gguf ]; then
   expect 0 "" -- "$AIO" calibrate --profile "$TMP/calib.json" -t 2
   n=$(grep -o 'aio-small.gguf\|aio-large.gguf' "$TMP/calib.json" 2>/dev/null | sort -u | wc -l)
   [ "$n" -eq 2 ] && ok || bad "calibrate: profile lacks a member: $(head -c 300 "$TMP/calib.json")"
+  # an f16 KV cache gets curves of its own beside the f32 ones; an unknown type is a usage error
+  expect 0 "KV cache f16" -- "$AIO" calibrate --profile "$TMP/calib.json" -t 2 --kv f16
+  n16=$(grep -c 'aio-[a-z]*.gguf | [0-9]* | [0-9]* | kv f16"' "$TMP/calib.json")
+  n32=$(grep -c 'aio-[a-z]*.gguf | [0-9]* | [0-9]*"' "$TMP/calib.json")
+  [ "$n16" -eq 2 ] && [ "$n32" -eq 2 ] && ok || bad "calibrate --kv f16: $n16 f16 and $n32 f32 entries, expected 2 and 2"
+  expect 2 "expects f32 or f16" -- "$AIO" calibrate --profile "$TMP/calib.json" --kv f8
   # the probe names the category of a labelled prompt
   expect 0 "^math \(confidence" -- "$AIO" probe -p "Q: 37+58=? A:"
   # an orchestrated request's --json reports the route and its costs; a pinned one keeps its strategy

@@ -102,22 +102,41 @@ static void test_calibration(void) {
     aion_threads *t = aion_threads_new(2);
     decode_config dc = decode_default_config();
     cost_curve c, back;
-    CHECK(calib_measure(m, t, &dc, 3, &c, err, sizeof err) == 0, "measure: %s", err);
+    CHECK(calib_measure(m, t, &dc, false, 3, &c, err, sizeof err) == 0, "measure: %s", err);
     CHECK(c.n_sizes == 5 && c.n_ctx >= 2, "every bucket (%d) at several contexts (%d)", c.n_sizes, c.n_ctx);
-    CHECK(calib_load(profile, model_path, &back, err, sizeof err) == 1, "absent profile -> 1");
-    CHECK(calib_save(profile, model_path, &c, err, sizeof err) == 0, "save: %s", err);
-    CHECK(calib_load(profile, model_path, &back, err, sizeof err) == 0 && memcmp(&back.sizes, &c.sizes, sizeof c.sizes) == 0,
+    CHECK(calib_load(profile, model_path, false, &back, err, sizeof err) == 1, "absent profile -> 1");
+    CHECK(calib_save(profile, model_path, false, &c, err, sizeof err) == 0, "save: %s", err);
+    CHECK(calib_load(profile, model_path, false, &back, err, sizeof err) == 0 &&
+              memcmp(&back.sizes, &c.sizes, sizeof c.sizes) == 0,
           "round trip");
     CHECK_NEAR(back.seconds[1][2], c.seconds[1][2], 1e-9, "times survive the round trip");
-    CHECK(calib_load(profile, "tests/data/ref/llama-f32.gguf", &back, err, sizeof err) == 1, "other model -> stale");
+    CHECK(calib_load(profile, "tests/data/ref/llama-f32.gguf", false, &back, err, sizeof err) == 1, "other model -> stale");
+    /* an f16 cache has curves of its own, beside the f32 ones in the same profile */
+    CHECK(calib_load(profile, model_path, true, &back, err, sizeof err) == 1, "f16 KV not measured yet -> 1");
+    cost_curve c16;
+    CHECK(calib_measure(m, t, &dc, true, 3, &c16, err, sizeof err) == 0, "measure with f16 KV: %s", err);
+    CHECK(c16.n_sizes == c.n_sizes && c16.n_ctx == c.n_ctx, "the same grid for either cache");
+    c16.seconds[0][0] = c.seconds[0][0] * 3; /* tells the two entries apart whatever the timings */
+    CHECK(calib_save(profile, model_path, true, &c16, err, sizeof err) == 0, "save f16: %s", err);
+    /* (cJSON keeps 15 significant digits when they read back within its epsilon) */
+    CHECK(calib_load(profile, model_path, true, &back, err, sizeof err) == 0, "load f16: %s", err);
+    CHECK_NEAR(back.seconds[0][0], c16.seconds[0][0], 1e-12, "the f16 entry reads back as saved");
+    CHECK(calib_load(profile, model_path, false, &back, err, sizeof err) == 0, "load f32: %s", err);
+    CHECK_NEAR(back.seconds[0][0], c.seconds[0][0], 1e-12, "and the f32 entry is still its own");
     FILE *f = fopen(profile, "w");
     fputs("{\"models\": {", f);
     fclose(f);
-    CHECK(calib_load(profile, model_path, &back, err, sizeof err) == -1 && strstr(err, "corrupt"), "corrupt: %s", err);
+    CHECK(calib_load(profile, model_path, false, &back, err, sizeof err) == -1 && strstr(err, "corrupt"), "corrupt: %s",
+          err);
     bool measured = false;
-    CHECK(calib_get(profile, m, model_path, t, &dc, &back, &measured, err, sizeof err) == 0 && measured,
+    CHECK(calib_get(profile, m, model_path, false, t, &dc, &back, &measured, err, sizeof err) == 0 && measured,
           "a corrupt profile is re-measured");
-    CHECK(calib_load(profile, model_path, &back, err, sizeof err) == 0, "and rewritten");
+    CHECK(calib_load(profile, model_path, false, &back, err, sizeof err) == 0, "and rewritten");
+    measured = false;
+    CHECK(calib_get(profile, m, model_path, true, t, &dc, &back, &measured, err, sizeof err) == 0 && measured,
+          "a cache type missing from the profile is measured");
+    CHECK(calib_get(profile, m, model_path, true, t, &dc, &back, &measured, err, sizeof err) == 0 && !measured,
+          "and found the next time");
     unlink(profile);
     aion_threads_free(t);
     aion_model_free(m);

@@ -112,7 +112,7 @@ static void fit_and_compare(const char *const *paths, int n, aion_threads *t, co
         loaded[i] = aion_model_load(paths[i], err, sizeof err);
         CHECK(loaded[i] != NULL, "%s", err);
         if (!loaded[i]) return;
-        CHECK(calib_measure(loaded[i], t, &dc, 15, &curves[i], err, sizeof err) == 0, "%s", err);
+        CHECK(calib_measure(loaded[i], t, &dc, false, 15, &curves[i], err, sizeof err) == 0, "%s", err);
     }
     sim_fit fit;
     int rc = sim_fit_local(models, curves, n, mach, &fit, err, sizeof err);
@@ -264,7 +264,7 @@ static void strategies_attempt(aion_model *const *models, const sim_model *sims,
     decode_config dc = decode_default_config();
     bool ok = true;
     for (int i = 0; ok && i < N_FIT_MODELS; i++)
-        ok = calib_measure(models[i], t, &dc, 15, &curves[i], err, sizeof err) == 0;
+        ok = calib_measure(models[i], t, &dc, false, 15, &curves[i], err, sizeof err) == 0;
     sim_fit fit;
     ok = ok && sim_fit_local(sims, curves, N_FIT_MODELS, mach, &fit, err, sizeof err) == 0;
     CHECK(ok, "calibrate and fit: %s", err);

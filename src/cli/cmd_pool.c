@@ -4,7 +4,8 @@
  * `aio pool` loads the pool as the orchestrator would (memory budget, shared
  * vocabulary, policy, calibration) and prints each member's bytes; `aio
  * calibrate` re-measures every member's forward-time curve and saves it to the
- * profile the orchestrator loads at start.
+ * profile the orchestrator loads at start, for the KV cache type given (`--kv`,
+ * as `aio run` and `aio serve` take it: each type has its own curves).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 
 typedef struct pool_opts {
     const char *paths[ORCH_MAX_MODELS];
-    int n_paths, n_threads;
+    int n_paths, n_threads, kv_f16;
     const char *policy, *profile;
     uint64_t budget_mb;
     char default_paths[2][4096];
@@ -34,6 +35,7 @@ static int parse_pool_args(int argc, char **argv, pool_opts *o, const char *usag
         else if (opt_is(argv[i], NULL, "--profile")) ok = opt_str(argc, argv, &i, &o->profile);
         else if (opt_is(argv[i], NULL, "--mem-budget")) ok = opt_u64(argc, argv, &i, &o->budget_mb);
         else if (opt_is(argv[i], "-t", "--threads")) ok = opt_int(argc, argv, &i, &o->n_threads);
+        else if (opt_is(argv[i], NULL, "--kv")) ok = opt_kv(argc, argv, &i, &o->kv_f16);
         else ok = false;
         if (!ok) {
             fprintf(stderr, "%s", usage);
@@ -55,7 +57,7 @@ static orch *open_pool(pool_opts *o, aion_threads *t) {
         o->n_paths = 2;
     }
     orch_params op = {.n_models = o->n_paths, .policy_path = o->policy, .profile_path = o->profile,
-                      .mem_budget = o->budget_mb << 20, .threads = t};
+                      .mem_budget = o->budget_mb << 20, .threads = t, .kv_f16 = o->kv_f16};
     memcpy(op.model_paths, o->paths, sizeof o->paths);
     char err[512];
     orch *orc = orch_new(&op, err, sizeof err);
@@ -78,7 +80,7 @@ static void print_curve(const char *name, const cost_curve *c) {
 
 int cmd_pool(int argc, char **argv) {
     pool_opts o;
-    int rc = parse_pool_args(argc, argv, &o, "usage: aio pool [-m MODEL ...] [--mem-budget MIB] [--policy F] [--profile F]\n");
+    int rc = parse_pool_args(argc, argv, &o, "usage: aio pool [-m MODEL ...] [--mem-budget MIB] [--policy F] [--profile F] [--kv f32|f16]\n");
     if (rc) return rc;
     aion_threads *t = aion_threads_new(o.n_threads);
     orch *orc = open_pool(&o, t);
@@ -102,7 +104,7 @@ int cmd_pool(int argc, char **argv) {
 
 int cmd_calibrate(int argc, char **argv) {
     pool_opts o;
-    int rc = parse_pool_args(argc, argv, &o, "usage: aio calibrate [-m MODEL ...] [--profile F] [-t N]\n");
+    int rc = parse_pool_args(argc, argv, &o, "usage: aio calibrate [-m MODEL ...] [--profile F] [-t N] [--kv f32|f16]\n");
     if (rc) return rc;
     aion_threads *t = aion_threads_new(o.n_threads);
     orch *orc = open_pool(&o, t);
@@ -111,15 +113,15 @@ int cmd_calibrate(int argc, char **argv) {
     decode_config dc = decode_default_config();
     for (int i = 0; orc && i < orch_n_models(orc) && rc == 0; i++) {
         cost_curve c;
-        if (calib_measure(orch_model(orc, i), t, &dc, 7, &c, err, sizeof err) < 0 ||
-            calib_save(profile, o.paths[i], &c, err, sizeof err) < 0) {
+        if (calib_measure(orch_model(orc, i), t, &dc, o.kv_f16, 7, &c, err, sizeof err) < 0 ||
+            calib_save(profile, o.paths[i], o.kv_f16, &c, err, sizeof err) < 0) {
             fprintf(stderr, "error: %s\n", err);
             rc = 1;
             break;
         }
         print_curve(orch_model_name(orc, i), &c);
     }
-    if (orc && rc == 0) printf("\nsaved to %s\n", profile);
+    if (orc && rc == 0) printf("\nsaved to %s (KV cache %s)\n", profile, o.kv_f16 ? "f16" : "f32");
     orch_free(orc);
     aion_threads_free(t);
     return orc ? rc : 1;

@@ -385,7 +385,7 @@ static int measure_model(const char *path, aion_threads *t, int repeats, sim_mod
     aion_model *model = aion_model_load(path, err, err_len);
     if (!model) return -1;
     decode_config dc = decode_default_config();
-    int rc = calib_measure(model, t, &dc, repeats, c, err, err_len);
+    int rc = calib_measure(model, t, &dc, false, repeats, c, err, err_len);
     aion_model_free(model);
     return rc;
 }

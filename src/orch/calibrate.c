@@ -73,8 +73,8 @@ static int time_forward(aion_ctx *c, aion_threads *t, const int32_t *ids, int ct
     return 0;
 }
 
-int calib_measure(const aion_model *m, aion_threads *t, const decode_config *dc, int repeats, cost_curve *out,
-                  char *err, size_t err_len) {
+int calib_measure(const aion_model *m, aion_threads *t, const decode_config *dc, bool kv_f16, int repeats,
+                  cost_curve *out, char *err, size_t err_len) {
     aion_model_info info;
     aion_model_get_info(m, &info);
     memset(out, 0, sizeof *out);
@@ -84,7 +84,7 @@ int calib_measure(const aion_model *m, aion_threads *t, const decode_config *dc,
     int contexts[COST_MAX_CTX] = {1, info.n_ctx_train / 4, info.n_ctx_train * 7 / 8 - max_size};
     for (int j = 0; j < 3; j++)
         if (contexts[j] >= 1 && (j == 0 || contexts[j] > out->ctx[out->n_ctx - 1])) out->ctx[out->n_ctx++] = contexts[j];
-    aion_ctx_params cp = {.n_seq = 1, .n_ctx = info.n_ctx_train, .n_batch = 512};
+    aion_ctx_params cp = {.n_seq = 1, .n_ctx = info.n_ctx_train, .n_batch = 512, .kv_f16 = kv_f16};
     aion_ctx *c = aion_ctx_new(m, &cp, err, err_len);
     int32_t *ids = malloc((size_t)info.n_ctx_train * sizeof *ids);
     float *logits = malloc((size_t)max_size * info.n_vocab * sizeof *logits);
@@ -147,7 +147,8 @@ static cJSON *read_profile(const char *path, char *err, size_t err_len, bool *co
     return root;
 }
 
-static void entry_key(const char *model_path, char *buf, size_t buf_len) {
+/* An f32 cache's key is the one profiles had before the KV type was part of it. */
+static void entry_key(const char *model_path, bool kv_f16, char *buf, size_t buf_len) {
     char machine[300];
     calib_machine_id(machine, sizeof machine);
     struct stat st;
@@ -155,12 +156,13 @@ static void entry_key(const char *model_path, char *buf, size_t buf_len) {
     if (stat(model_path, &st) == 0) size = st.st_size, mtime = st.st_mtime;
     char resolved[PATH_MAX]; /* one entry per file, however the path was spelled */
     const char *path = realpath(model_path, resolved) ? resolved : model_path;
-    int len = snprintf(buf, buf_len, "%s | %s | %lld | %lld", machine, path, size, mtime);
+    const char *kv = kv_f16 ? " | kv f16" : "";
+    int len = snprintf(buf, buf_len, "%s | %s | %lld | %lld%s", machine, path, size, mtime, kv);
     if (len >= 0 && (size_t)len < buf_len) return;
     /* a path too long for the key: its FNV-1a hash keeps two long paths from sharing a truncated key */
     uint64_t hash = 1469598103934665603ull;
     for (const char *ch = path; *ch; ch++) hash = (hash ^ (uint8_t)*ch) * 1099511628211ull;
-    snprintf(buf, buf_len, "%.200s | path#%016llx | %lld | %lld", machine, (unsigned long long)hash, size, mtime);
+    snprintf(buf, buf_len, "%.200s | path#%016llx | %lld | %lld%s", machine, (unsigned long long)hash, size, mtime, kv);
 }
 
 static bool int_array(const cJSON *arr, int *out, int max, int *n) {
@@ -194,12 +196,13 @@ static bool parse_curve(const cJSON *e, cost_curve *c) {
     return true;
 }
 
-int calib_load(const char *profile_path, const char *model_path, cost_curve *out, char *err, size_t err_len) {
+int calib_load(const char *profile_path, const char *model_path, bool kv_f16, cost_curve *out, char *err,
+               size_t err_len) {
     bool corrupt;
     cJSON *root = read_profile(profile_path, err, err_len, &corrupt);
     if (!root) return corrupt ? -1 : 1;
     char key[1200];
-    entry_key(model_path, key, sizeof key);
+    entry_key(model_path, kv_f16, key, sizeof key);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(root, "models"), key);
     int rc = 1;
     if (e) {
@@ -230,7 +233,8 @@ static void make_parent_dirs(const char *path) {
         }
 }
 
-int calib_save(const char *profile_path, const char *model_path, const cost_curve *c, char *err, size_t err_len) {
+int calib_save(const char *profile_path, const char *model_path, bool kv_f16, const cost_curve *c, char *err,
+               size_t err_len) {
     bool corrupt;
     char ignored[256];
     cJSON *root = read_profile(profile_path, ignored, sizeof ignored, &corrupt);
@@ -241,7 +245,7 @@ int calib_save(const char *profile_path, const char *model_path, const cost_curv
         models = cJSON_AddObjectToObject(root, "models");
     }
     char key[1200];
-    entry_key(model_path, key, sizeof key);
+    entry_key(model_path, kv_f16, key, sizeof key);
     cJSON_DeleteItemFromObjectCaseSensitive(models, key);
     cJSON_AddItemToObject(models, key, curve_json(c));
     char *text = cJSON_Print(root);
@@ -261,15 +265,15 @@ int calib_save(const char *profile_path, const char *model_path, const cost_curv
     return ok ? 0 : -1;
 }
 
-int calib_get(const char *profile_path, const aion_model *m, const char *model_path, aion_threads *t,
+int calib_get(const char *profile_path, const aion_model *m, const char *model_path, bool kv_f16, aion_threads *t,
               const decode_config *dc, cost_curve *out, bool *measured, char *err, size_t err_len) {
     *measured = false;
     char why[512] = "";
-    int rc = calib_load(profile_path, model_path, out, why, sizeof why);
+    int rc = calib_load(profile_path, model_path, kv_f16, out, why, sizeof why);
     if (rc == 0) return 0;
     if (rc < 0) fprintf(stderr, "warning: %s; measuring again\n", why);
-    if (calib_measure(m, t, dc, 5, out, err, err_len) < 0) return -1;
+    if (calib_measure(m, t, dc, kv_f16, 5, out, err, err_len) < 0) return -1;
     *measured = true;
-    if (calib_save(profile_path, model_path, out, why, sizeof why) < 0) fprintf(stderr, "warning: %s\n", why);
+    if (calib_save(profile_path, model_path, kv_f16, out, why, sizeof why) < 0) fprintf(stderr, "warning: %s\n", why);
     return 0;
 }

@@ -140,7 +140,8 @@ static int calibrate_members(orch *o, const orch_params *p, char *err, size_t er
     const char *profile = p->profile_path ? p->profile_path : calib_default_path(def, sizeof def);
     for (int i = 0; i < o->n_members; i++) {
         member *mb = &o->members[i];
-        if (calib_get(profile, mb->model, mb->path, o->threads, &o->dc, &mb->curve, &mb->measured, err, err_len) < 0)
+        if (calib_get(profile, mb->model, mb->path, p->kv_f16, o->threads, &o->dc, &mb->curve, &mb->measured, err,
+                      err_len) < 0)
             return -1;
     }
     return 0;

@@ -41,8 +41,8 @@ static bool start_schedulers(aion_server *s, char *err, size_t err_len) {
         cost_curve curve;
         bool measured;
         decode_config dc = decode_default_config();
-        if (calib_get(calib_default_path(profile, sizeof profile), s->models[i].model, s->models[i].path, s->threads,
-                      &dc, &curve, &measured, why, sizeof why) == 0)
+        if (calib_get(calib_default_path(profile, sizeof profile), s->models[i].model, s->models[i].path,
+                      s->cfg.sched.kv_f16, s->threads, &dc, &curve, &measured, why, sizeof why) == 0)
             sched_set_cost_curve(s->models[i].sched, &curve);
         else
             fprintf(stderr, "aio serve: %s: no calibration (%s): speculation gated by slot count only\n",
