@@ -3,7 +3,7 @@
 # Included by tests/CMakeLists.txt, it registers ctest bench_smoke, which runs this same file
 # in script mode (a helper .cmake of its own would itself be included as a fragment): synth a
 # tiny random-weight model into the build tree, then `aio bench batch` must print its Markdown
-# table (with the compute floor and the same-run memory probe), `aio bench memory --json` and `aio bench compute --json` their
+# table (with the compute and kernel floors and the same-run memory probe), `aio bench memory --json` and `aio bench compute --json` their
 # JSON objects, all exiting 0. The figures are printed
 # for the log, never compared: CI machines are too noisy for speed thresholds.
 
@@ -20,7 +20,8 @@ if(CMAKE_SCRIPT_MODE_FILE)
   set(model "${OUT_DIR}/bench-smoke.gguf")
   run_aio(synth synth --dims 2,64,4,2,160,320 --type q8_0 "${model}")
   run_aio("bench batch" bench batch -m "${model}" -t 2 --runs 3 --size 64)
-  foreach(expect "| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound |" "| 32 |" "GMAC/s" "memory probe")
+  foreach(expect "| n | ms | tok/s | t(n)/t(1) | compute floor ms | kernel GMAC/s | kernel floor ms | bound |" "| 32 |"
+                 "GMAC/s" "memory probe")
     string(FIND "${out}" "${expect}" at)
     if(at EQUAL -1)
       message(FATAL_ERROR "aio bench batch: output lacks '${expect}'")
@@ -28,7 +29,9 @@ if(CMAKE_SCRIPT_MODE_FILE)
   endforeach()
   # an f16 KV cache past the attention's first chunk of keys, as JSON
   run_aio("bench batch --kv f16" bench batch -m "${model}" -t 2 --runs 1 --size 64 --pos 300 --kv f16 --json)
-  if(NOT out MATCHES "\"kv\":\"f16\"" OR NOT out MATCHES "\"tokens_per_second\":[0-9]*[1-9]")
+  # (and the kernel's own rate in cache for every size: the batch's arithmetic floor)
+  if(NOT out MATCHES "\"kv\":\"f16\"" OR NOT out MATCHES "\"tokens_per_second\":[0-9]*[1-9]"
+     OR NOT out MATCHES "\"kernel_gmacs\":[0-9]*[1-9]")
     message(FATAL_ERROR "aio bench batch --kv f16 --json: not the expected JSON object: ${out}")
   endif()
   run_aio("bench memory --json" bench memory --json -t 2 --size 64 --runs 2)

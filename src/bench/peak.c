@@ -5,9 +5,11 @@
  * instruction's latency with its throughput, and an empty asm barrier per step
  * that keeps the compiler from merging the chains (they start from different
  * values), hoisting the loop or dropping it as dead code. The step count is
- * fixed, the clock is read around the whole pool.
+ * fixed, the clock is read around the whole pool. The kernel probe runs the
+ * real matmul (quant.h) instead, on matrices small enough to stay in cache.
  */
 #include <stdint.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -18,6 +20,7 @@
 
 #include "bench/peak.h"
 #include "cpu.h"
+#include "quant.h"
 #include "threadpool.h"
 #include "util.h"
 
@@ -112,4 +115,101 @@ void peak_measure(aion_threads *t, int n_runs, peak_result *out) {
     }
 #endif
     out->f32_gmacs = best_rate(t, chains_scalar, 1, n_runs) / 1e9;
+}
+
+/* ---- the matmul kernel in cache ---- */
+
+enum { KERNEL_COLS = 2048, KERNEL_L2_BYTES = 256 << 10, KERNEL_MAX_THREADS = 64 };
+
+/* One thread's matrix (packed when the loader would pack it), prepared activations and output. */
+typedef struct kernel_job {
+    int wtype, n_tok, reps;
+    bool packed, ready;
+    int64_t n_rows;
+    void *w;
+    uint8_t *act;
+    float *y;
+} kernel_job;
+
+typedef struct kernel_probe {
+    int wtype, n_tok;
+    kernel_job jobs[KERNEL_MAX_THREADS];
+} kernel_probe;
+
+static uint64_t next_random(uint64_t *s) { return *s = *s * 6364136223846793005ull + 1442695040888963407ull; }
+
+static float random_unit(uint64_t *s) { return (float)(next_random(s) >> 40) / (float)(1 << 24) - 0.5f; }
+
+static bool kernel_job_init(kernel_job *j, int wtype, int n_tok, int ith) {
+    const size_t row_bytes = quant_row_bytes(wtype, KERNEL_COLS), act_bytes = quant_act_row_bytes(wtype, KERNEL_COLS);
+    j->wtype = wtype, j->n_tok = n_tok, j->packed = quant_pack_wanted(wtype);
+    j->n_rows = (int64_t)(KERNEL_L2_BYTES / row_bytes) / 16 * 16;
+    if (j->n_rows < 16) j->n_rows = 16;
+    /* about 2e8 multiply-adds a run: a few ms, long against the pool's dispatch */
+    j->reps = (int)(2e8 / ((double)j->n_rows * KERNEL_COLS * n_tok)) + 1;
+    uint8_t *w = malloc(row_bytes * (size_t)j->n_rows);
+    float *x = malloc(sizeof(float) * KERNEL_COLS);
+    j->w = j->packed ? malloc(quant_packed_bytes(wtype, j->n_rows, KERNEL_COLS)) : w;
+    j->act = malloc(act_bytes * (size_t)n_tok);
+    j->y = malloc(sizeof(float) * (size_t)(j->n_rows * n_tok));
+    bool ok = w && x && j->w && j->act && j->y;
+    uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(ith + 1);
+    for (int64_t r = 0; ok && r < j->n_rows; r++) {
+        for (int c = 0; c < KERNEL_COLS; c++) x[c] = random_unit(&seed);
+        ok = quant_quantize_row(wtype, x, w + row_bytes * (size_t)r, KERNEL_COLS);
+    }
+    for (int t = 0; ok && t < n_tok; t++) {
+        for (int c = 0; c < KERNEL_COLS; c++) x[c] = random_unit(&seed);
+        quant_act_prepare(wtype, x, j->act + act_bytes * (size_t)t, KERNEL_COLS);
+    }
+    if (ok && j->packed) quant_pack(wtype, w, j->n_rows, KERNEL_COLS, j->w);
+    if (j->packed) free(w);
+    free(x);
+    return ok;
+}
+
+static void kernel_job_free(kernel_job *j) {
+    free(j->w), free(j->act), free(j->y);
+    *j = (kernel_job){0};
+}
+
+static void kernel_setup_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    kernel_probe *p = arg;
+    p->jobs[ith].ready = kernel_job_init(&p->jobs[ith], p->wtype, p->n_tok, ith);
+}
+
+static void kernel_run_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    const kernel_job *j = &((kernel_probe *)arg)->jobs[ith];
+    for (int r = 0; r < j->reps; r++)
+        (j->packed ? quant_matmul_packed : quant_matmul)(j->wtype, j->w, KERNEL_COLS, j->act, j->n_tok, j->y,
+                                                           j->n_rows, 0, j->n_rows);
+}
+
+static void kernel_free_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    kernel_job_free(&((kernel_probe *)arg)->jobs[ith]);
+}
+
+double peak_kernel_gmacs(aion_threads *t, int wtype, int n_tok, int n_runs) {
+    const int n_threads = aion_threads_count(t);
+    if (!quant_type_supported(wtype) || n_tok < 1 || n_threads > KERNEL_MAX_THREADS) return 0;
+    kernel_probe *p = calloc(1, sizeof *p);
+    if (!p) return 0;
+    p->wtype = wtype, p->n_tok = n_tok;
+    tp_run(t, kernel_setup_worker, p);
+    bool ready = true;
+    for (int i = 0; i < n_threads; i++) ready = ready && p->jobs[i].ready;
+    double best = 0;
+    for (int r = -1; r < n_runs && ready; r++) {
+        double t0 = now_seconds();
+        tp_run(t, kernel_run_worker, p);
+        double seconds = now_seconds() - t0, macs = 0;
+        for (int i = 0; i < n_threads; i++) macs += (double)p->jobs[i].reps * p->jobs[i].n_rows * KERNEL_COLS * n_tok;
+        if (r >= 0 && macs / seconds > best) best = macs / seconds;
+    }
+    tp_run(t, kernel_free_worker, p);
+    free(p);
+    return best / 1e9;
 }

@@ -23,4 +23,12 @@ typedef struct peak_result {
 
 void peak_measure(aion_threads *t, int n_runs, peak_result *out);
 
+/* 1e9 multiply-adds per second, all threads, of the matmul kernel itself for weights of wtype
+ * and a batch of n_tok tokens, each thread on a matrix of its own that stays in L2 (in the layout
+ * the model loader gives wtype). Below the instruction peak by what the kernel does besides
+ * the dot products - per-block scaling above all, which takes the same multiply pipe on some
+ * CPUs - so n_tok times a token's multiply-adds at this rate is the least time a batch of these
+ * kernels can take, however fast the memory. Best of n_runs; 0 if wtype has no kernel. */
+double peak_kernel_gmacs(aion_threads *t, int wtype, int n_tok, int n_runs);
+
 #endif

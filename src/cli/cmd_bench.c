@@ -518,19 +518,23 @@ static double time_batch(bench_session *s, const bench_opts *o, int n, double *s
     return median(scratch, o->n_runs);
 }
 
-/* The arithmetic floor of a forward of n tokens with logits for all: its matmuls' multiply-adds
- * at the probe's peak for the weights' kind of arithmetic (int8 dots for the quantized types). */
+/* The matmuls' multiply-adds of a forward of n tokens with logits for all, at gmacs. */
+static double macs_seconds(const aion_model_info *in, int n, double gmacs) {
+    return gmacs > 0 ? n * (layer_macs(in) + (double)in->n_embd * in->n_vocab) / (gmacs * 1e9) : 0;
+}
+
+/* The arithmetic floor of a forward of n tokens: its multiply-adds at the probe's peak for the
+ * weights' kind of arithmetic (int8 dots for the quantized types). */
 static double compute_floor_seconds(const aion_model_info *in, const peak_result *peak, int n) {
     bool int8 = !quant_act_passthrough(in->main_type) && peak->int8_gmacs > 0;
-    double gmacs = int8 ? peak->int8_gmacs : peak->f32_gmacs;
-    return gmacs > 0 ? n * (layer_macs(in) + (double)in->n_embd * in->n_vocab) / (gmacs * 1e9) : 0;
+    return macs_seconds(in, n, int8 ? peak->int8_gmacs : peak->f32_gmacs);
 }
 
 /* t(n)/t(1) means little without the memory speed of the moment: the same arithmetic hides
  * behind a slow stream and shows beside a fast one (this VM moves between ~35 and ~55 GB/s), so
  * the report carries a probe taken in the same run and where t(1) stands against it. */
 static void report_batch(const bench_session *s, const bench_opts *o, const peak_result *peak,
-                         const membw_result *mem, const double *sec, const double *cpu) {
+                         const double *kernel_gmacs, const membw_result *mem, const double *sec, const double *cpu) {
     double bytes = (double)aion_model_forward_bytes(s->model, true);
     double t1_pct = mem->best_gbps > 0 ? 100.0 * bytes / sec[0] / 1e9 / mem->best_gbps : 0;
     if (o->json) {
@@ -552,6 +556,8 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
             cJSON_AddNumberToObject(row, "weight_gbps", bytes / sec[i] / 1e9);
             cJSON_AddNumberToObject(row, "cpu_percent", cpu[i]);
             cJSON_AddNumberToObject(row, "compute_floor_seconds", compute_floor_seconds(&s->info, peak, BATCH_SIZES[i]));
+            cJSON_AddNumberToObject(row, "kernel_gmacs", kernel_gmacs[i]);
+            cJSON_AddNumberToObject(row, "kernel_floor_seconds", macs_seconds(&s->info, BATCH_SIZES[i], kernel_gmacs[i]));
             cJSON_AddItemToArray(rows, row);
         }
         print_json(j);
@@ -563,15 +569,19 @@ static void report_batch(const bench_session *s, const bench_opts *o, const peak
     printf("memory probe %.1f GB/s in this run; t(1) streams the weights at %.0f%% of it (a batch's arithmetic\n"
            "hides behind a slower stream: t(n)/t(1) falls with the probe)\n\n",
            mem->best_gbps, t1_pct);
-    printf("compute floor: the matmuls' multiply-adds at that peak; bound: max(t(1), floor) / t(1), what t(n)/t(1)\n"
-           "would be if arithmetic hid completely behind the weight stream\n\n");
-    printf("| n | ms | tok/s | t(n)/t(1) | compute floor ms | bound | weight GB/s | cpu %% |\n"
-           "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("compute floor: the matmuls' multiply-adds at that peak; kernel floor: at the rate of the %s matmul\n"
+           "kernel itself on n tokens in cache (kernel GMAC/s: the per-block scaling and loads beside the dot\n"
+           "products); bound: max(t(1), kernel floor) / t(1), what t(n)/t(1) would be if the kernels' arithmetic\n"
+           "hid completely behind the weight stream and nothing else took time\n\n",
+           quant_type_name(s->info.main_type));
+    printf("| n | ms | tok/s | t(n)/t(1) | compute floor ms | kernel GMAC/s | kernel floor ms | bound | weight GB/s | cpu %% |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < N_BATCH_SIZES; i++) {
-        double floor_s = compute_floor_seconds(&s->info, peak, BATCH_SIZES[i]);
-        printf("| %d | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |\n", BATCH_SIZES[i], sec[i] * 1e3,
-               BATCH_SIZES[i] / sec[i], sec[i] / sec[0], floor_s * 1e3, (floor_s > sec[0] ? floor_s : sec[0]) / sec[0],
-               bytes / sec[i] / 1e9, cpu[i]);
+        double floor_s = macs_seconds(&s->info, BATCH_SIZES[i], kernel_gmacs[i]);
+        printf("| %d | %.2f | %.1f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.0f |\n", BATCH_SIZES[i], sec[i] * 1e3,
+               BATCH_SIZES[i] / sec[i], sec[i] / sec[0], compute_floor_seconds(&s->info, peak, BATCH_SIZES[i]) * 1e3,
+               kernel_gmacs[i], floor_s * 1e3, (floor_s > sec[0] ? floor_s : sec[0]) / sec[0], bytes / sec[i] / 1e9,
+               cpu[i]);
     }
 }
 
@@ -586,9 +596,11 @@ static int bench_batch(int argc, char **argv) {
     for (int i = 0; ok && i < N_BATCH_SIZES; i++) ok = (sec[i] = time_batch(&s, &o, BATCH_SIZES[i], scratch, &cpu[i])) >= 0;
     peak_result peak;
     membw_result mem;
+    double kernel_gmacs[N_BATCH_SIZES];
     if (ok) peak_measure(s.threads, 3, &peak);
+    for (int i = 0; ok && i < N_BATCH_SIZES; i++) kernel_gmacs[i] = peak_kernel_gmacs(s.threads, s.info.main_type, BATCH_SIZES[i], 3);
     ok = ok && probe_memory(s.threads, o.size_mib, MEMBW_DEFAULT_RUNS, &mem) == 0;
-    if (ok) report_batch(&s, &o, &peak, &mem, sec, cpu);
+    if (ok) report_batch(&s, &o, &peak, kernel_gmacs, &mem, sec, cpu);
     free(scratch);
     bench_close(&s);
     return ok ? 0 : 1;
