@@ -210,12 +210,13 @@ ALWAYS_INLINE void q_tile(const quant_mm *m, const int wtype, int64_t r, int t0,
 
 /* ---- row-interleaved Q8_0 / Q4_0 (layout in quant_simd.h): one int32 lane per row ---- */
 
-/* A tile is 16 or 32 rows (PACK_GROUPS) x up to 4 tokens (4 int + 4 float accumulators a group;
- * 8 tokens of one group measured slower for batches of 8). A batch of three tokens or more streams the next group into L2 through
- * all its passes (quant_prefetch): prefetching 2 KiB ahead in the first pass only left the
- * memory idle in the others. One or two tokens prefetch nothing: one sequential stream, which
- * the hardware prefetchers follow faster alone. TinyLlama shape, interleaved, ms with / without:
- * Q8_0 n=2 30 / 24, n=4 30 / 38; Q4_0 n=3 19 / 24-30, n=4 18 / 33; decode 35% slower with. */
+/* A tile is 16 rows, or 32 (PACK_GROUPS) for Q8_0 / Q4_0 batches, x up to 4 tokens (4 int + 4
+ * float accumulators a group; 8 tokens of one group measured slower for batches of 8). A batch of
+ * three tokens or more streams the next group into L2 through all its passes (quant_prefetch):
+ * prefetching 2 KiB ahead in the first pass only left the memory idle in the others. One or two
+ * tokens prefetch nothing: one sequential stream, which the hardware prefetchers follow faster
+ * alone. TinyLlama shape, interleaved, ms with / without: Q8_0 n=2 30 / 24, n=4 30 / 38; Q4_0 n=3
+ * 19 / 24-30, n=4 18 / 33; decode 35% slower with. */
 #define PACK_TOK_TILE 4
 #define PACK_GROUPS 2
 #define PACK_PREFETCH_MIN_TOK 3
@@ -296,8 +297,9 @@ ALWAYS_INLINE void packed_tile(const quant_mm *m, const int wtype, int64_t group
     packed_walk pw = packed_walk_start(m, wtype, group, G, t0);
     act_ptrs x[PACK_TOK_TILE];
     __m512 acc[PACK_GROUPS][PACK_TOK_TILE];
-    UNROLL for (int g = 1; g < G; g++) packed_tile_start(m, t0, T, x, acc[g]);
     packed_tile_start(m, t0, T, x, acc[0]);
+    UNROLL for (int g = 1; g < G; g++)
+        UNROLL for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, pw.step += pw.step_bytes) {
         if (pw.pf.lines) quant_prefetch_step(&pw.pf, pw.pf_lines);
         __m512 dw[PACK_GROUPS];
