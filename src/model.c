@@ -490,6 +490,7 @@ struct aion_ctx {
     void *act;                 /* prepared activations, [n_batch] rows shared by all threads */
     size_t act_row_bytes;
     uint8_t **thread_act;      /* [n_thread_act][PREP_PER_THREAD_MAX] rows, each thread's own */
+    float **thread_xn;         /* [n_thread_act][PREP_PER_THREAD_MAX][n_embd]: its normalized input */
     int n_thread_act;
     int8_t *want;              /* per token of the current batch */
     int *logit_rows;           /* batch index of each logits row */
@@ -576,8 +577,9 @@ void aion_ctx_free(aion_ctx *c) {
     free(c->hb2);
     free(c->rope_cs);
     free(c->act);
-    for (int i = 0; i < c->n_thread_act; i++) free(c->thread_act[i]);
+    for (int i = 0; i < c->n_thread_act; i++) free(c->thread_act[i]), free(c->thread_xn[i]);
     free(c->thread_act);
+    free(c->thread_xn);
     free(c->want);
     free(c->logit_rows);
     free(c->run_start);
@@ -638,18 +640,43 @@ void aion_ctx_reset_stats(aion_ctx *c) { memset(&c->stats, 0, sizeof c->stats); 
  * rows of each: one fork/join for wq/wk/wv or gate/up instead of one per matrix. */
 #define MAX_SHARED_MATMULS 3
 
+/* The sum of squares in double, as eight partial sums the compiler keeps in vector lanes (one
+ * running sum was a serial chain of dependent adds: 0.7 ms of a TinyLlama 8-token forward). */
+static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    double part[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) part[l] += (double)x[i + l] * x[i + l];
+    double ss = 0;
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    for (int l = 0; l < 8; l++) ss += part[l];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
 /* What each thread does to its own rows once its matmuls are done, so that the element-wise
  * step after a matmul runs on all threads instead of on the caller while the others wait:
  * SwiGLU after gate/up (y0 = silu(y0) * y1), the residual after wo / w_down (x += y0). */
 typedef enum matmul_epilogue { EPILOGUE_NONE, EPILOGUE_SWIGLU, EPILOGUE_RESIDUAL } matmul_epilogue;
 
+/* A matmul's input: the rows of x, or with norm set their RMS norm times norm. In a batch of
+ * up to PREP_PER_THREAD_MAX tokens every thread normalizes the rows itself, inside the task, as
+ * it quantizes them: the caller normalizing while the other threads waited was a serial step
+ * before each attention and FFN block. */
+typedef struct mm_input {
+    const float *x;
+    const float *norm; /* NULL: x as it is */
+    float eps;
+} mm_input;
+
 typedef struct matmul_task {
     const matrix *w[MAX_SHARED_MATMULS];
     float *y[MAX_SHARED_MATMULS];
     int count;
-    const void *act;          /* the prepared input, or NULL: each thread prepares x itself */
-    const float *x;           /* n_tok rows of w[0]->n_cols, when act is NULL */
+    const void *act;          /* the prepared input, or NULL: each thread prepares `in` itself */
+    mm_input in;              /* n_tok rows of w[0]->n_cols, when act is NULL */
     uint8_t *const *thread_act;
+    float *const *thread_xn;
     int n_tok;
     matmul_epilogue epilogue;
     float *residual; /* EPILOGUE_RESIDUAL: x, n_tok rows of w[0]->n_rows */
@@ -673,9 +700,17 @@ static void apply_epilogue(const matmul_task *mt, int64_t r0, int64_t r1) {
 static const void *worker_act(const matmul_task *mt, int ith) {
     if (mt->act) return mt->act;
     const matrix *w = mt->w[0];
+    const float *x = mt->in.x;
+    if (mt->in.norm) {
+        float *xn = mt->thread_xn[ith];
+        for (int i = 0; i < mt->n_tok; i++)
+            rmsnorm(xn + (size_t)i * w->n_cols, x + (size_t)i * w->n_cols, mt->in.norm, (int)w->n_cols, mt->in.eps);
+        x = xn;
+    }
+    if (quant_act_passthrough(w->type)) return x;
     size_t stride = quant_act_row_bytes(w->type, w->n_cols);
     for (int i = 0; i < mt->n_tok; i++)
-        quant_act_prepare(w->type, mt->x + (size_t)i * w->n_cols, mt->thread_act[ith] + i * stride, w->n_cols);
+        quant_act_prepare(w->type, x + (size_t)i * w->n_cols, mt->thread_act[ith] + i * stride, w->n_cols);
     return mt->thread_act[ith];
 }
 
@@ -721,13 +756,26 @@ static void prepare_worker(void *arg, int ith, int nth) {
  * duplicated work the larger cost. */
 #define PREP_PER_THREAD_MAX 8
 
-static void task_input(aion_ctx *c, aion_threads *t, matmul_task *mt, const matrix *w, const float *x) {
+/* in as plain rows: a batch too large for per-thread preparation is normalized once, here, into
+ * c->xb (n_embd columns: every normalized input is a residual-stream row). */
+static mm_input normalized(aion_ctx *c, mm_input in, int n_tok) {
+    if (!in.norm) return in;
+    const int n_embd = c->m->n_embd;
+    for (int i = 0; i < n_tok; i++) rmsnorm(c->xb + (size_t)i * n_embd, in.x + (size_t)i * n_embd, in.norm, n_embd, in.eps);
+    return (mm_input){c->xb, NULL, 0};
+}
+
+static void task_input(aion_ctx *c, aion_threads *t, matmul_task *mt, const matrix *w, mm_input in) {
+    if (mt->n_tok <= PREP_PER_THREAD_MAX && (in.norm || !quant_act_passthrough(w->type))) {
+        mt->act = NULL;
+        mt->in = in;
+        mt->thread_act = c->thread_act;
+        mt->thread_xn = c->thread_xn;
+        return;
+    }
+    const float *x = normalized(c, in, mt->n_tok).x;
     if (quant_act_passthrough(w->type)) {
         mt->act = x;
-    } else if (mt->n_tok <= PREP_PER_THREAD_MAX) {
-        mt->act = NULL;
-        mt->x = x;
-        mt->thread_act = c->thread_act;
     } else {
         prepare_task pt = {w->type, w->n_cols, x, c->act, mt->n_tok};
         tp_run(t, prepare_worker, &pt);
@@ -735,13 +783,14 @@ static void task_input(aion_ctx *c, aion_threads *t, matmul_task *mt, const matr
     }
 }
 
-/* y_k[t][0..rows_k) = W_k x[t] for the count matrices W_k, all reading the n_tok rows of x
- * (n_cols floats each); one preparation of x serves every W_k whose kernels read the same one. */
-static void matmul_shared(aion_ctx *c, aion_threads *t, const float *x, int n_tok, const matrix *const *ws,
+/* y_k[t][0..rows_k) = W_k x[t] for the count matrices W_k, all reading the n_tok rows of the
+ * input (n_cols floats each); one preparation serves every W_k whose kernels read the same one. */
+static void matmul_shared(aion_ctx *c, aion_threads *t, mm_input in, int n_tok, const matrix *const *ws,
                           float *const *ys, int count) {
+    if (n_tok > PREP_PER_THREAD_MAX) in = normalized(c, in, n_tok); /* once for all the tasks */
     for (int k = 0; k < count;) {
         matmul_task mt = {.count = 0, .n_tok = n_tok};
-        task_input(c, t, &mt, ws[k], x);
+        task_input(c, t, &mt, ws[k], in);
         for (; k < count && mt.count < MAX_SHARED_MATMULS && quant_act_compatible(ws[k]->type, mt.w[0] ? mt.w[0]->type : ws[k]->type); k++) {
             mt.w[mt.count] = ws[k];
             mt.y[mt.count++] = ys[k];
@@ -751,43 +800,29 @@ static void matmul_shared(aion_ctx *c, aion_threads *t, const float *x, int n_to
 }
 
 static void matmul(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y) {
-    matmul_shared(c, t, x, n_tok, &w, &y, 1);
+    matmul_shared(c, t, (mm_input){x, NULL, 0}, n_tok, &w, &y, 1);
 }
 
 /* resid[t] += W x[t] (y is scratch for W x). */
 static void matmul_residual(aion_ctx *c, aion_threads *t, const matrix *w, const float *x, int n_tok, float *y,
                             float *resid) {
     matmul_task mt = {.w = {w}, .y = {y}, .count = 1, .n_tok = n_tok, .epilogue = EPILOGUE_RESIDUAL, .residual = resid};
-    task_input(c, t, &mt, w, x);
+    task_input(c, t, &mt, w, (mm_input){x, NULL, 0});
     tp_run(t, matmul_worker, &mt);
 }
 
-/* hg[t] = silu(W_gate x[t]) * (W_up x[t]); hu is scratch for W_up x. */
-static void matmul_swiglu(aion_ctx *c, aion_threads *t, const matrix *gate, const matrix *up, const float *x,
+/* hg[t] = silu(W_gate x[t]) * (W_up x[t]) for the input's rows x[t]; hu is scratch for W_up x. */
+static void matmul_swiglu(aion_ctx *c, aion_threads *t, const matrix *gate, const matrix *up, mm_input in,
                           int n_tok, float *hg, float *hu) {
     if (!quant_act_compatible(gate->type, up->type)) { /* two preparations: the epilogue on the caller */
-        matmul_shared(c, t, x, n_tok, (const matrix *[]){gate, up}, (float *[]){hg, hu}, 2);
+        matmul_shared(c, t, in, n_tok, (const matrix *[]){gate, up}, (float *[]){hg, hu}, 2);
         matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .epilogue = EPILOGUE_SWIGLU};
         apply_epilogue(&mt, 0, gate->n_rows);
         return;
     }
     matmul_task mt = {.w = {gate, up}, .y = {hg, hu}, .count = 2, .n_tok = n_tok, .epilogue = EPILOGUE_SWIGLU};
-    task_input(c, t, &mt, gate, x);
+    task_input(c, t, &mt, gate, in);
     tp_run(t, matmul_worker, &mt);
-}
-
-/* The sum of squares in double, as eight partial sums the compiler keeps in vector lanes (one
- * running sum was a serial chain of dependent adds: 0.7 ms of a TinyLlama 8-token forward). */
-static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    double part[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) part[l] += (double)x[i + l] * x[i + l];
-    double ss = 0;
-    for (; i < n; i++) ss += (double)x[i] * x[i];
-    for (int l = 0; l < 8; l++) ss += part[l];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
 static void add_bias(float *y, const float *bias, int n_tok, int n) {
@@ -952,8 +987,8 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
     const aion_model *m = c->m;
     const layer *L = &m->layers[il];
     int n = b->n_tokens;
-    for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->attn_norm, m->n_embd, m->norm_eps);
-    matmul_shared(c, t, c->xb, n, (const matrix *[]){&L->wq, &L->wk, &L->wv}, (float *[]){c->q, c->k, c->v}, 3);
+    matmul_shared(c, t, (mm_input){c->x, L->attn_norm, m->norm_eps}, n, (const matrix *[]){&L->wq, &L->wk, &L->wv},
+                  (float *[]){c->q, c->k, c->v}, 3);
     add_bias(c->q, L->bq, n, m->n_embd);
     add_bias(c->k, L->bk, n, c->kv_dim);
     add_bias(c->v, L->bv, n, c->kv_dim);
@@ -976,8 +1011,7 @@ static void attention_block(aion_ctx *c, aion_threads *t, const aion_batch *b, i
 static void ffn_block(aion_ctx *c, aion_threads *t, int n, int il) {
     const aion_model *m = c->m;
     const layer *L = &m->layers[il];
-    for (int i = 0; i < n; i++) rmsnorm(c->xb + (size_t)i * m->n_embd, c->x + (size_t)i * m->n_embd, L->ffn_norm, m->n_embd, m->norm_eps);
-    matmul_swiglu(c, t, &L->w_gate, &L->w_up, c->xb, n, c->hb, c->hb2);
+    matmul_swiglu(c, t, &L->w_gate, &L->w_up, (mm_input){c->x, L->ffn_norm, m->norm_eps}, n, c->hb, c->hb2);
     matmul_residual(c, t, &L->w_down, c->hb, n, c->xb2, c->x);
 }
 
@@ -1050,11 +1084,20 @@ static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, floa
 static bool ensure_thread_act(aion_ctx *c, int n_threads) {
     if (n_threads <= c->n_thread_act) return true;
     uint8_t **rows = realloc(c->thread_act, (size_t)n_threads * sizeof *rows);
-    if (!rows) return false;
-    c->thread_act = rows;
+    if (rows) c->thread_act = rows;
+    float **xn = realloc(c->thread_xn, (size_t)n_threads * sizeof *xn);
+    if (xn) c->thread_xn = xn;
+    if (!rows || !xn) return false;
     size_t bytes = (PREP_PER_THREAD_MAX * c->act_row_bytes + 63) & ~(size_t)63;
-    for (; c->n_thread_act < n_threads; c->n_thread_act++)
-        if (!(rows[c->n_thread_act] = aligned_alloc(64, bytes))) return false;
+    size_t xn_bytes = (PREP_PER_THREAD_MAX * (size_t)c->m->n_embd * sizeof(float) + 63) & ~(size_t)63;
+    for (; c->n_thread_act < n_threads; c->n_thread_act++) {
+        rows[c->n_thread_act] = aligned_alloc(64, bytes);
+        xn[c->n_thread_act] = aligned_alloc(64, xn_bytes);
+        if (!rows[c->n_thread_act] || !xn[c->n_thread_act]) {
+            free(rows[c->n_thread_act]), free(xn[c->n_thread_act]);
+            return false;
+        }
+    }
     return true;
 }
 
