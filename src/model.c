@@ -640,20 +640,6 @@ void aion_ctx_reset_stats(aion_ctx *c) { memset(&c->stats, 0, sizeof c->stats); 
  * rows of each: one fork/join for wq/wk/wv or gate/up instead of one per matrix. */
 #define MAX_SHARED_MATMULS 3
 
-/* The sum of squares in double, as eight partial sums the compiler keeps in vector lanes (one
- * running sum was a serial chain of dependent adds: 0.7 ms of a TinyLlama 8-token forward). */
-static void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    double part[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) part[l] += (double)x[i + l] * x[i + l];
-    double ss = 0;
-    for (; i < n; i++) ss += (double)x[i] * x[i];
-    for (int l = 0; l < 8; l++) ss += part[l];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
-    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
-}
-
 /* What each thread does to its own rows once its matmuls are done, so that the element-wise
  * step after a matmul runs on all threads instead of on the caller while the others wait:
  * SwiGLU after gate/up (y0 = silu(y0) * y1), the residual after wo / w_down (x += y0). */
@@ -704,7 +690,7 @@ static const void *worker_act(const matmul_task *mt, int ith) {
     if (mt->in.norm) {
         float *xn = mt->thread_xn[ith];
         for (int i = 0; i < mt->n_tok; i++)
-            rmsnorm(xn + (size_t)i * w->n_cols, x + (size_t)i * w->n_cols, mt->in.norm, (int)w->n_cols, mt->in.eps);
+            quant_rmsnorm_f32(xn + (size_t)i * w->n_cols, x + (size_t)i * w->n_cols, mt->in.norm, (int)w->n_cols, mt->in.eps);
         x = xn;
     }
     if (quant_act_passthrough(w->type)) return x;
@@ -761,7 +747,7 @@ static void prepare_worker(void *arg, int ith, int nth) {
 static mm_input normalized(aion_ctx *c, mm_input in, int n_tok) {
     if (!in.norm) return in;
     const int n_embd = c->m->n_embd;
-    for (int i = 0; i < n_tok; i++) rmsnorm(c->xb + (size_t)i * n_embd, in.x + (size_t)i * n_embd, in.norm, n_embd, in.eps);
+    for (int i = 0; i < n_tok; i++) quant_rmsnorm_f32(c->xb + (size_t)i * n_embd, in.x + (size_t)i * n_embd, in.norm, n_embd, in.eps);
     return (mm_input){c->xb, NULL, 0};
 }
 
@@ -1072,7 +1058,7 @@ static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, floa
     for (int i = 0; i < b->n_tokens; i++) {
         bool want = b->want_logits ? b->want_logits[i] != 0 : i == b->n_tokens - 1;
         if (!want) continue;
-        rmsnorm(c->xb + (size_t)n_rows * m->n_embd, c->x + (size_t)i * m->n_embd, m->output_norm, m->n_embd, m->norm_eps);
+        quant_rmsnorm_f32(c->xb + (size_t)n_rows * m->n_embd, c->x + (size_t)i * m->n_embd, m->output_norm, m->n_embd, m->norm_eps);
         n_rows++;
     }
     if (n_rows && logits) matmul(c, t, &m->output, c->xb, n_rows, logits);

@@ -664,6 +664,26 @@ void quant_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = quant_f16_to_f32(src[i]);
 }
 
+/* The eight partial sums are what a vector of eight doubles accumulates: a square of a float is
+ * exact in double, so a fused multiply-add there rounds as this add does. */
+void quant_rmsnorm_f32(float *out, const float *x, const float *weight, int64_t n, float eps) {
+#if QUANT_HAVE_X86_KERNELS
+    if (pick_isa() == ISA_AVX512) {
+        quant_rmsnorm_f32_avx512(out, x, weight, n, eps);
+        return;
+    }
+#endif
+    double part[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) part[l] += (double)x[i + l] * x[i + l];
+    double ss = 0;
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    for (int l = 0; l < 8; l++) ss += part[l];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
+}
+
 void quant_swiglu_f32(float *g, const float *u, int64_t n) {
 #if QUANT_HAVE_X86_KERNELS
     if (pick_isa() == ISA_AVX512) {

@@ -121,6 +121,10 @@ void quant_axpy_rows2(float *ya, float *yb, const float *wa, const float *wb, co
  * the new x. The AVX-512 exp is within 2 ulp of expf. */
 float quant_max_f32(const float *x, int64_t n);
 float quant_exp_f32(float *x, int64_t n, float scale, float shift);
+/* RMS norm: out[i] = x[i] * s * weight[i], s = 1 / sqrt(mean(x^2) + eps), the sum of squares in
+ * double as eight partial sums (element i in sum i mod 8, in order; then the tail, then the eight).
+ * Every level gives the same bits. */
+void quant_rmsnorm_f32(float *out, const float *x, const float *weight, int64_t n, float eps);
 /* The SwiGLU gate: g[i] = silu(g[i]) * u[i], silu(x) = x / (1 + e^-x). */
 void quant_swiglu_f32(float *g, const float *u, int64_t n);
 /* dst[i] = src[i] widened from f16: exact, so every level gives the same floats. */

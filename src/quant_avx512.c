@@ -996,6 +996,29 @@ float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift) {
     return _mm512_reduce_add_ps(sum);
 }
 
+/* quant_rmsnorm_f32's arithmetic in the same order: lane l of one vector of doubles is partial
+ * sum l, one FMA per eight elements (exact squares, so one rounding as in the scalar add). */
+void quant_rmsnorm_f32_avx512(float *out, const float *x, const float *weight, int64_t n, float eps) {
+    __m512d part = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+        part = _mm512_fmadd_pd(v, v, part);
+    }
+    double ss = 0, lanes[8];
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    _mm512_storeu_pd(lanes, part);
+    for (int l = 0; l < 8; l++) ss += lanes[l];
+    const __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale), _mm512_loadu_ps(weight + i)));
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), scale), _mm512_maskz_loadu_ps(k, weight + i));
+        _mm512_mask_storeu_ps(out + i, k, v);
+    }
+}
+
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n) {
     int64_t i = 0;
     for (; i < n; i += 16) {

@@ -241,6 +241,7 @@ bool quant_axpy_rows2_avx512(float *ya, float *yb, const float *wa, const float 
 float quant_max_f32_avx512(const float *x, int64_t n);
 float quant_exp_f32_avx512(float *x, int64_t n, float scale, float shift);
 void quant_swiglu_f32_avx512(float *g, const float *u, int64_t n);
+void quant_rmsnorm_f32_avx512(float *out, const float *x, const float *weight, int64_t n, float eps);
 void quant_f16_to_f32_row_avx512(const uint16_t *src, float *dst, int64_t n);
 #endif
 

@@ -820,6 +820,39 @@ static void test_vector_math(void) {
     }
 }
 
+/* The RMS norm gives the scalar level's bits at every level (the batch-invariance and reference
+ * tests rest on one arithmetic), and matches a float64 norm closely. */
+static void test_rmsnorm(void) {
+    enum { MAXN = 5632 + 7 };
+    const int64_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 64, 100, 2048, 5632 + 7};
+    static float x[MAXN], w[MAXN], want[MAXN], got[MAXN];
+    uint64_t s = 4242;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const int64_t n = sizes[k];
+        fill_random(&s, x, n, 3.0f);
+        fill_random(&s, w, n, 1.0f);
+        if (n > 2) x[0] = 250.0f, x[1] = -1e-3f; /* an outlier channel, as real activations have */
+        int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
+        quant_rmsnorm_f32(want, x, w, n, 1e-5f);
+        double ss = 0;
+        for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+        const double scale = 1.0 / sqrt(ss / (double)n + 1e-5);
+        int far = 0;
+        for (int64_t i = 0; i < n; i++) far += !(fabs(want[i] - x[i] * scale * w[i]) <= 1e-6 * fabs(x[i] * scale * w[i]) + 1e-30);
+        CHECK(far == 0, "rmsnorm n=%lld: %d values off the float64 norm", (long long)n, far);
+        for (int level = CPU_LEVEL_AVX2; level <= CPU_LEVEL_AVX512; level++) {
+            if (!level_available(level)) continue;
+            cpu_features_limit(level);
+            for (int64_t i = 0; i < MAXN; i++) got[i] = -7.0f;
+            quant_rmsnorm_f32(got, x, w, n, 1e-5f);
+            CHECK(memcmp(got, want, (size_t)n * sizeof *got) == 0, "%s rmsnorm n=%lld: not the scalar bits",
+                  LEVEL_NAMES[level], (long long)n);
+            CHECK(n == MAXN || got[n] == -7.0f, "%s rmsnorm n=%lld wrote past n", LEVEL_NAMES[level], (long long)n);
+        }
+        cpu_features_limit(prev);
+    }
+}
+
 static void test_cpu_levels(void) {
     printf("cpu: %s\n", cpu_describe());
     int prev = cpu_features_limit(CPU_LEVEL_SCALAR);
@@ -851,5 +884,6 @@ int main(void) {
     test_attention_rows();
     test_attention_rows_f16();
     test_vector_math();
+    test_rmsnorm();
     return check_done();
 }
