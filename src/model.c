@@ -690,7 +690,8 @@ static const void *worker_act(const matmul_task *mt, int ith) {
     if (mt->in.norm) {
         float *xn = mt->thread_xn[ith];
         for (int i = 0; i < mt->n_tok; i++)
-            quant_rmsnorm_f32(xn + (size_t)i * w->n_cols, x + (size_t)i * w->n_cols, mt->in.norm, (int)w->n_cols, mt->in.eps);
+            quant_rmsnorm_f32(xn + (size_t)i * w->n_cols, x + (size_t)i * w->n_cols, mt->in.norm, w->n_cols,
+                              mt->in.eps);
         x = xn;
     }
     if (quant_act_passthrough(w->type)) return x;
@@ -747,7 +748,8 @@ static void prepare_worker(void *arg, int ith, int nth) {
 static mm_input normalized(aion_ctx *c, mm_input in, int n_tok) {
     if (!in.norm) return in;
     const int n_embd = c->m->n_embd;
-    for (int i = 0; i < n_tok; i++) quant_rmsnorm_f32(c->xb + (size_t)i * n_embd, in.x + (size_t)i * n_embd, in.norm, n_embd, in.eps);
+    for (int i = 0; i < n_tok; i++)
+        quant_rmsnorm_f32(c->xb + (size_t)i * n_embd, in.x + (size_t)i * n_embd, in.norm, n_embd, in.eps);
     return (mm_input){c->xb, NULL, 0};
 }
 
@@ -1058,7 +1060,8 @@ static int output_logits(aion_ctx *c, aion_threads *t, const aion_batch *b, floa
     for (int i = 0; i < b->n_tokens; i++) {
         bool want = b->want_logits ? b->want_logits[i] != 0 : i == b->n_tokens - 1;
         if (!want) continue;
-        quant_rmsnorm_f32(c->xb + (size_t)n_rows * m->n_embd, c->x + (size_t)i * m->n_embd, m->output_norm, m->n_embd, m->norm_eps);
+        quant_rmsnorm_f32(c->xb + (size_t)n_rows * m->n_embd, c->x + (size_t)i * m->n_embd, m->output_norm, m->n_embd,
+                          m->norm_eps);
         n_rows++;
     }
     if (n_rows && logits) matmul(c, t, &m->output, c->xb, n_rows, logits);
