@@ -609,13 +609,7 @@ static void *kv_head_row(const aion_ctx *c, void *cache, int seq, int il, int kv
 }
 
 static void kv_store_row(const aion_ctx *c, void *dst, const float *src) {
-    int hd = c->m->head_dim;
-    if (!c->kv_f16) {
-        memcpy(dst, src, (size_t)hd * sizeof(float));
-        return;
-    }
-    uint16_t *h = dst;
-    for (int i = 0; i < hd; i++) h[i] = quant_f32_to_f16(src[i]);
+    quant_quantize_row(c->kv_f16 ? AION_DT_F16 : AION_DT_F32, src, dst, c->m->head_dim);
 }
 
 void aion_kv_copy(aion_ctx *c, int dst_seq, int src_seq, int len) {

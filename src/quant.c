@@ -256,14 +256,13 @@ static void act_prepare_q_scalar(int wtype, const float *x, uint8_t *act, int64_
 /* The per-block summaries from the lane values: the corrections are exact integer sums, the
  * scale a copy, so every level agrees. */
 static void act_block_summaries(uint8_t *act, int64_t n_cols) {
-    size_t region = quant_act_region_bytes(n_cols);
     const int32_t *corr = quant_act_corr(act, n_cols);
-    int32_t *bcorr = (int32_t *)(act + 3 * region);
-    const int64_t nb = n_cols / QUANT_QBLOCK;
-    memset(bcorr + nb, 0, region - (size_t)nb * sizeof *bcorr); /* the padding: a zero block */
-    int32_t *half_corr = bcorr + nb;
-    float *block_scale = (float *)(act + 3 * region + region / 2);
     const float *scales = quant_act_scales(act, n_cols);
+    int32_t *bcorr = (int32_t *)quant_act_bcorr(act, n_cols), *half_corr = (int32_t *)quant_act_half_corr(act, n_cols);
+    float *block_scale = (float *)quant_act_block_scales(act, n_cols);
+    const int64_t nb = n_cols / QUANT_QBLOCK;
+    /* the padding after the block corrections: a zero block */
+    memset(bcorr + nb, 0, quant_act_region_bytes(n_cols) - (size_t)nb * sizeof *bcorr);
     for (int64_t b = 0; b < nb; b++) {
         for (int s = 0; s < 2; s++) {
             const int32_t *c4 = corr + 8 * b + 4 * s;

@@ -136,10 +136,6 @@ typedef struct kernel_probe {
     kernel_job jobs[KERNEL_MAX_THREADS];
 } kernel_probe;
 
-static uint64_t next_random(uint64_t *s) { return *s = *s * 6364136223846793005ull + 1442695040888963407ull; }
-
-static float random_unit(uint64_t *s) { return (float)(next_random(s) >> 40) / (float)(1 << 24) - 0.5f; }
-
 static bool kernel_job_init(kernel_job *j, int wtype, int n_tok, int ith) {
     const size_t row_bytes = quant_row_bytes(wtype, KERNEL_COLS), act_bytes = quant_act_row_bytes(wtype, KERNEL_COLS);
     j->wtype = wtype, j->n_tok = n_tok, j->packed = quant_pack_wanted(wtype);
@@ -155,11 +151,11 @@ static bool kernel_job_init(kernel_job *j, int wtype, int n_tok, int ith) {
     bool ok = w && x && j->w && j->act && j->y;
     uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(ith + 1);
     for (int64_t r = 0; ok && r < j->n_rows; r++) {
-        for (int c = 0; c < KERNEL_COLS; c++) x[c] = random_unit(&seed);
+        for (int c = 0; c < KERNEL_COLS; c++) x[c] = (float)lcg_uniform(&seed) - 0.5f;
         ok = quant_quantize_row(wtype, x, w + row_bytes * (size_t)r, KERNEL_COLS);
     }
     for (int t = 0; ok && t < n_tok; t++) {
-        for (int c = 0; c < KERNEL_COLS; c++) x[c] = random_unit(&seed);
+        for (int c = 0; c < KERNEL_COLS; c++) x[c] = (float)lcg_uniform(&seed) - 0.5f;
         quant_act_prepare(wtype, x, j->act + act_bytes * (size_t)t, KERNEL_COLS);
     }
     if (ok && j->packed) quant_pack(wtype, w, j->n_rows, KERNEL_COLS, j->w);

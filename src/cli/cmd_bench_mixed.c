@@ -21,6 +21,7 @@
 #include "bench/tasks.h"
 #include "common.h"
 #include "orch/orch.h"
+#include "util.h"
 
 #define N_CATS 4
 static const char *const CATS[N_CATS] = {"code", "math", "qa", "chat"};
@@ -60,10 +61,6 @@ typedef struct result {
     int routed_small;
 } result;
 
-static uint64_t next_rand(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return *s >> 33;
-}
 
 static int build_workload(workload *w, const char *dir, int n_total, uint64_t seed) {
     char err[512];
@@ -76,7 +73,7 @@ static int build_workload(workload *w, const char *dir, int n_total, uint64_t se
         for (int i = 0; i < w->sets[c].n_tasks && w->n_items < 1024; i++) w->items[w->n_items++] = &w->sets[c].tasks[i];
     }
     for (int i = w->n_items - 1; i > 0; i--) { /* seeded shuffle: categories interleave as in traffic */
-        int j = (int)(next_rand(&seed) % (uint64_t)(i + 1));
+        int j = (int)((lcg_next(&seed) >> 33) % (uint64_t)(i + 1));
         const task *t = w->items[i];
         w->items[i] = w->items[j];
         w->items[j] = t;

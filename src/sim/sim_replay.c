@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim/sim_replay.h"
+#include "util.h"
 
 static const char *const POLICY_NAMES[SIM_N_POLICIES] = {
     "static-small", "static-large",  "large+lookup", "spec-fine-oracle",
@@ -116,10 +117,6 @@ typedef struct request_run {
     int remaining;             /* requests left in the workload, this one included */
 } request_run;
 
-static double uniform01(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return (double)(*s >> 11) / 9007199254740992.0;
-}
 
 static void forward(request_run *rr, int model, int n_tokens, int ctx, int n_logits) {
     sim_machine_forward(rr->mc, model, &rr->s->models[model], n_tokens, ctx, n_logits);
@@ -143,7 +140,7 @@ static void emit(request_run *rr, int tokens) {
 
 /* Drafts accepted this round: P(first i accepted) is the profile's prefix, one uniform decides all. */
 static int draw_accepted(request_run *rr, const accept_profile *a, int k) {
-    double u = uniform01(&rr->rng);
+    double u = lcg_uniform(&rr->rng);
     int n = 0;
     while (n < k && u < cost_accept_prefix(a, n)) n++;
     return n;
@@ -165,7 +162,7 @@ static void round_ar(request_run *rr, int model) {
 
 static void round_lookup(request_run *rr, int model, int k) {
     int accepted = 0, drafted = 0;
-    if (uniform01(&rr->rng) < rr->lookup_acc.draft_rate) {
+    if (lcg_uniform(&rr->rng) < rr->lookup_acc.draft_rate) {
         drafted = k;
         accepted = draw_accepted(rr, &rr->lookup_acc, k);
         forward(rr, model, bucket_for(&rr->s->dc, k + 1), rr->ctx[model], k + 1);

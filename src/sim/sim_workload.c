@@ -70,15 +70,9 @@ int sim_workload_set_mix(sim_workload *w, const char *mix, char *err, size_t err
     return 0;
 }
 
-static uint64_t next_random(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return *s >> 11;
-}
-
-static double uniform01(uint64_t *s) { return (double)next_random(s) / 9007199254740992.0; }
 
 static int draw_length(double mean, uint64_t *rng) {
-    int n = (int)lround(mean * (0.5 + uniform01(rng)));
+    int n = (int)lround(mean * (0.5 + lcg_uniform(rng)));
     return n < 1 ? 1 : n;
 }
 
@@ -89,7 +83,7 @@ int sim_workload_generate(sim_workload *w, int n, uint64_t seed, char *err, size
     if (!w->requests) return set_err(err, err_len, "out of memory for %d requests", n), -1;
     uint64_t rng = seed * 2654435761u + 12345;
     for (int i = 0; i < n; i++) {
-        double u = uniform01(&rng), acc = 0;
+        double u = lcg_uniform(&rng), acc = 0;
         int c = 0;
         while (c + 1 < w->n_categories && (acc += w->cats[c].share) <= u) c++;
         while (w->cats[c].share <= 0 && c > 0) c--; /* rounding at the top end */
