@@ -3,9 +3,9 @@
 # Included by tests/CMakeLists.txt, it registers ctest bench_smoke, which runs this same file
 # in script mode (a helper .cmake of its own would itself be included as a fragment): synth a
 # tiny random-weight model into the build tree, then `aio bench batch` must print its Markdown
-# table (with the compute and kernel floors and the same-run memory probe), `aio bench memory --json` and `aio bench compute --json` their
-# JSON objects, all exiting 0. The figures are printed
-# for the log, never compared: CI machines are too noisy for speed thresholds.
+# table (with the compute and kernel floors and the same-run memory probe) and
+# `aio bench decode|prefill|memory|compute --json` their JSON objects, all exiting 0. The figures
+# are printed for the log, never compared: CI machines are too noisy for speed thresholds.
 
 if(CMAKE_SCRIPT_MODE_FILE)
   function(run_aio what)
@@ -33,6 +33,15 @@ if(CMAKE_SCRIPT_MODE_FILE)
   if(NOT out MATCHES "\"kv\":\"f16\"" OR NOT out MATCHES "\"tokens_per_second\":[0-9]*[1-9]"
      OR NOT out MATCHES "\"kernel_gmacs\":[0-9]*[1-9]")
     message(FATAL_ERROR "aio bench batch --kv f16 --json: not the expected JSON object: ${out}")
+  endif()
+  # decode against the same-run memory probe, and prefill, as JSON
+  run_aio("bench decode --json" bench decode -m "${model}" -t 2 -n 8 --size 64 --json)
+  if(NOT out MATCHES "^{\"bench\":\"decode\".*\"tokens_per_second\":[0-9]*[1-9].*\"percent_of_memory_bandwidth\":[0-9]*[1-9]")
+    message(FATAL_ERROR "aio bench decode --json: not the expected JSON object: ${out}")
+  endif()
+  run_aio("bench prefill --json" bench prefill -m "${model}" -t 2 -p 16 --runs 1 --json)
+  if(NOT out MATCHES "^{\"bench\":\"prefill\".*\"tokens_per_second\":[0-9]*[1-9].*\"gflops\":[0-9.e+-]+")
+    message(FATAL_ERROR "aio bench prefill --json: not the expected JSON object: ${out}")
   endif()
   run_aio("bench memory --json" bench memory --json -t 2 --size 64 --runs 2)
   if(NOT out MATCHES "^{\"bench\":\"memory\".*\"best_gbps\":[0-9.e+-]+")
